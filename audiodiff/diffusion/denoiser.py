@@ -1,0 +1,78 @@
+"""The denoiser ``D(x, sigma, cond) -> x0_hat`` and its training loss.
+
+Preconditioning follows Karras et al. 2022 ("Elucidating the design space...", Table 1, EDM
+column): with ``s = sigma_data``,
+
+    c_skip = s^2 / (sigma^2 + s^2)         c_out = sigma s / sqrt(sigma^2 + s^2)
+    c_in   = 1 / sqrt(sigma^2 + s^2)       c_noise = ln(sigma) / 4
+    D(x, sigma) = c_skip x + c_out F(c_in x, c_noise)
+
+and the loss ``E[lambda(sigma) |D(x0 + sigma n, sigma) - x0|^2]`` with
+``lambda = (sigma^2 + s^2) / (sigma s)^2``, so the network target has unit variance at every level.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from audiodiff.diffusion.noise import randn_like
+from audiodiff.diffusion.schedules import LogNormal
+
+
+def append_dims(t: torch.Tensor, ndim: int) -> torch.Tensor:
+    """Append trailing singleton axes so ``t`` ``[B]`` broadcasts against a rank-``ndim`` tensor."""
+    if t.ndim > ndim:
+        raise ValueError(f"cannot broadcast a rank-{t.ndim} tensor to rank {ndim}")
+    return t.reshape(*t.shape, *([1] * (ndim - t.ndim)))
+
+
+class Denoiser(nn.Module):
+    """EDM-preconditioned denoiser around any backbone, for tensors of any rank.
+
+    Args:
+        backbone: ``F(x, noise, spatial=None, global_emb=None)`` mapping ``[B, C, ...]`` to the
+            same shape, with ``noise`` ``[B]``.
+        head: optional conditioning head; ``head(cond)`` returns ``(spatial, global_emb)``.
+        sigma_data: standard deviation of the training data in model space.
+    """
+
+    def __init__(self, backbone: nn.Module, head: nn.Module | None = None, sigma_data: float = 0.5):
+        super().__init__()
+        self.backbone = backbone
+        self.head = head
+        self.sigma_data = float(sigma_data)
+
+    def preconditioning(self, sigma: torch.Tensor):
+        """``(c_skip, c_out, c_in, c_noise)``, each shaped like ``sigma`` ``[B]``."""
+        s2 = self.sigma_data**2
+        total = sigma**2 + s2
+        return s2 / total, sigma * self.sigma_data / total.sqrt(), total.rsqrt(), sigma.log() / 4
+
+    def forward(self, x: torch.Tensor, sigma: torch.Tensor, cond=None) -> torch.Tensor:
+        """Estimate the clean ``x0`` from ``x`` ``[B, C, ...]`` at noise level ``sigma`` ``[B]``."""
+        sigma = torch.as_tensor(sigma, dtype=x.dtype, device=x.device).expand(x.shape[0])
+        c_skip, c_out, c_in, c_noise = self.preconditioning(sigma)
+        c_skip, c_out, c_in = (append_dims(c, x.ndim) for c in (c_skip, c_out, c_in))
+        spatial, global_emb = self.head(cond) if self.head is not None else (None, None)
+        out = self.backbone(c_in * x, c_noise, spatial=spatial, global_emb=global_emb)
+        return c_skip * x + c_out * out.to(x.dtype)
+
+
+@dataclass
+class EDMLoss:
+    """Denoising score matching with EDM weighting, noise levels from ``sigma_distribution``.
+
+    ``loss(denoiser, x0, cond)`` returns the mean weighted squared error (a scalar).
+    """
+
+    sigma_distribution: object = field(default_factory=LogNormal)
+
+    def __call__(self, denoiser: Denoiser, x0: torch.Tensor, cond=None, generator=None) -> torch.Tensor:
+        sigma = self.sigma_distribution.sample(x0.shape[0], generator=generator, device=x0.device)
+        noisy = x0 + append_dims(sigma, x0.ndim) * randn_like(x0, generator)
+        weight = (sigma**2 + denoiser.sigma_data**2) / (sigma * denoiser.sigma_data) ** 2
+        error = (denoiser(noisy, sigma, cond) - x0).pow(2).flatten(1).mean(1)
+        return (weight * error).mean()

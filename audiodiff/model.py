@@ -1,0 +1,96 @@
+"""A complete diffusion model built from a config dict: representation + head + backbone + denoiser,
+with its default sampler settings. This is what checkpoints store and pipelines run.
+
+Config (``config.json`` of a checkpoint)::
+
+    {"task": "generic",
+     "representation": {"name": "complex_spec", "args": {...}},
+     "backbone": {"name": "bandsplit", "args": {...}},
+     "head": null or {"name": "noisy", "args": {...}},
+     "sigma_data": 0.5,
+     "sampling": {"solver": "dpmpp_2m", "steps": 8, "schedule": "karras",
+                  "sigma_min": 0.002, "sigma_max": 80.0}}
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+
+from audiodiff.diffusion.denoiser import Denoiser
+from audiodiff.diffusion.noise import randn
+from audiodiff.diffusion.sampling import SAMPLERS, sample
+from audiodiff.diffusion.schedules import SCHEDULES
+from audiodiff.nn.backbones import BACKBONES
+from audiodiff.nn.heads import HEADS
+from audiodiff.registry import ConfigError
+from audiodiff.representations import REPRESENTATIONS
+
+DEFAULT_SAMPLING = {"solver": "dpmpp_2m", "steps": 8, "schedule": "karras", "sigma_min": 0.002, "sigma_max": 80.0}
+CONFIG_KEYS = {"task", "representation", "backbone", "head", "sigma_data", "sampling"}
+
+
+def _check_keys(where: str, given: dict, allowed: set) -> None:
+    unexpected = sorted(set(given) - allowed)
+    if unexpected:
+        raise ConfigError(f"{where}: unexpected keys {', '.join(unexpected)} (allowed: {', '.join(sorted(allowed))})")
+
+
+class DiffusionModel(nn.Module):
+    """Everything needed to turn a condition (or nothing) into audio.
+
+    Attributes:
+        config: the (normalised) config dict this model was built from.
+        representation: waveform <-> model space.
+        denoiser: ``D(x, sigma, cond)`` (its ``head`` and ``backbone`` are submodules).
+    """
+
+    def __init__(self, config: dict):
+        super().__init__()
+        if not isinstance(config, dict):
+            raise ConfigError(f"a model config is a dict, got {type(config).__name__}")
+        _check_keys("model config", config, CONFIG_KEYS)
+        config = copy.deepcopy(config)
+        sampling = {**DEFAULT_SAMPLING, **config.get("sampling", {})}
+        _check_keys("sampling", sampling, set(DEFAULT_SAMPLING) | {"rho"})
+        SAMPLERS[sampling["solver"]]  # fails early on an unknown solver
+        if sampling["schedule"] not in SCHEDULES:
+            raise ConfigError(f"unknown schedule {sampling['schedule']!r}; choose one of {sorted(SCHEDULES)}")
+        config["sampling"] = sampling
+        self.representation = REPRESENTATIONS.build(config["representation"])
+        head = HEADS.build(config["head"]) if config.get("head") else None
+        backbone_spec = copy.deepcopy(config["backbone"])
+        args = backbone_spec.setdefault("args", {})
+        for key, value in (("cond_channels", head.spatial_channels if head else 0),
+                           ("global_dim", head.global_dim if head else 0)):
+            if args.setdefault(key, value) != value:
+                raise ConfigError(f"backbone {key}={args[key]} does not match the head's {value}")
+        config["backbone"] = backbone_spec
+        self.denoiser = Denoiser(BACKBONES.build(backbone_spec), head, config.get("sigma_data", 0.5))
+        self.config = config
+
+    @property
+    def sample_rate(self) -> int:
+        return self.representation.sample_rate
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def sigmas(self, steps: int | None = None, device=None) -> torch.Tensor:
+        """The default noise schedule with ``steps`` steps: ``[steps + 1]``, ending at 0."""
+        s = self.config["sampling"]
+        kwargs = {"rho": s["rho"]} if "rho" in s and s["schedule"] == "karras" else {}
+        return SCHEDULES[s["schedule"]](steps or s["steps"], s["sigma_min"], s["sigma_max"],
+                                        device=device or self.device, **kwargs)
+
+    @torch.no_grad()
+    def generate(self, shape, cond=None, steps: int | None = None, solver: str | None = None,
+                 generator=None, callback=None) -> torch.Tensor:
+        """Sample in model space from pure noise: ``shape`` = ``[B, C, ...]`` -> tensor of that shape."""
+        sigmas = self.sigmas(steps)
+        x = randn(shape, generator, self.device) * sigmas[0]
+        return sample(self.denoiser, x, sigmas, solver or self.config["sampling"]["solver"],
+                      cond=cond, generator=generator, callback=callback)

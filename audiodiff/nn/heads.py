@@ -1,0 +1,147 @@
+"""Conditioning heads: turn a condition into what a backbone consumes, through two doors only.
+
+``head(cond) -> (spatial, global_emb)``: ``spatial`` features aligned with ``x`` (concatenated on
+channels) and/or a ``global_emb`` vector ``[B, global_dim]`` added to the noise embedding.
+``head.null(cond)`` is the "no condition" input for classifier-free guidance (Ho & Salimans 2022).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from audiodiff.registry import Registry
+
+HEADS = Registry("head")
+
+
+class Head(nn.Module):
+    """Base: subclasses set ``spatial_channels`` and ``global_dim`` and define forward / null."""
+
+    spatial_channels: int = 0
+    global_dim: int = 0
+
+    def null(self, cond):
+        """The null condition shaped like ``cond`` (zeros unless a head says otherwise)."""
+        return torch.zeros_like(cond)
+
+
+@HEADS.register("noisy")
+class NoisyObservationHead(Head):
+    """The noisy observation in model space, ``[B, C, F, N]`` (or ``[B, C, T]``), as spatial features."""
+
+    def __init__(self, channels: int = 2):
+        super().__init__()
+        self.spatial_channels = channels
+
+    def forward(self, cond: torch.Tensor):
+        if cond.shape[1] != self.spatial_channels:
+            raise ValueError(f"noisy observation has {cond.shape[1]} channels, expected {self.spatial_channels}")
+        return cond, None
+
+
+@HEADS.register("mel")
+class MelHead(Head):
+    """Log-mel ``[B, n_mels, N]`` to spectrogram-aligned features ``[B, channels, freq_bins, N]``.
+
+    A learned linear map from mel bands to STFT bins per frame (frames must share the hop of the
+    spectrogram representation), widened to ``channels`` by a 1x1 convolution.
+    """
+
+    def __init__(self, n_mels: int = 80, freq_bins: int = 256, channels: int = 2):
+        super().__init__()
+        self.spatial_channels = channels
+        self.to_bins = nn.Linear(n_mels, freq_bins)
+        self.widen = nn.Conv2d(1, channels, 1)
+
+    def forward(self, cond: torch.Tensor):
+        bins = self.to_bins(cond.transpose(1, 2)).transpose(1, 2)  # [B, F, N]
+        return self.widen(bins[:, None]), None
+
+
+@HEADS.register("mel_wave")
+class MelWaveHead(Head):
+    """Log-mel ``[B, n_mels, N]`` to waveform-aligned features ``[B, channels, N * hop_length]``."""
+
+    def __init__(self, n_mels: int = 80, hop_length: int = 256, channels: int = 16):
+        super().__init__()
+        self.spatial_channels = channels
+        self.hop_length = hop_length
+        self.proj = nn.Conv1d(n_mels, channels, 3, padding=1)
+
+    def forward(self, cond: torch.Tensor):
+        h = self.proj(cond)
+        return nn.functional.interpolate(h, scale_factor=self.hop_length, mode="linear"), None
+
+
+@HEADS.register("notes")
+class NotesHead(Head):
+    """Piano roll ``[B, roll_channels, pitches, N]`` (onset, sustain, velocity, ...) to
+    spectrogram-aligned features ``[B, roll_channels, freq_bins, N]`` by a learned pitch-to-bin map."""
+
+    def __init__(self, pitches: int = 128, roll_channels: int = 3, freq_bins: int = 256):
+        super().__init__()
+        self.spatial_channels = roll_channels
+        self.pitches = pitches
+        self.to_bins = nn.Linear(pitches, freq_bins)
+
+    def forward(self, cond: torch.Tensor):
+        if cond.shape[2] != self.pitches:
+            raise ValueError(f"piano roll has {cond.shape[2]} pitches, expected {self.pitches}")
+        return self.to_bins(cond.transpose(2, 3)).transpose(2, 3), None
+
+
+@HEADS.register("class")
+class ClassHead(Head):
+    """Class labels ``[B]`` (long; ``-1`` = no label) to a global vector ``[B, dim]``.
+
+    Row ``num_classes`` of the embedding table is the learned null token.
+    """
+
+    NULL = -1
+
+    def __init__(self, num_classes: int, dim: int = 128):
+        super().__init__()
+        self.num_classes = num_classes
+        self.global_dim = dim
+        self.table = nn.Embedding(num_classes + 1, dim)
+
+    def forward(self, cond: torch.Tensor):
+        labels = torch.as_tensor(cond, dtype=torch.long, device=self.table.weight.device)
+        if ((labels < self.NULL) | (labels >= self.num_classes)).any():
+            raise ValueError(f"class labels must lie in [0, {self.num_classes}) or be -1 (none)")
+        return None, self.table(torch.where(labels == self.NULL, self.num_classes, labels))
+
+    def null(self, cond):
+        return torch.full_like(torch.as_tensor(cond, dtype=torch.long), self.NULL)
+
+
+@HEADS.register("composite")
+class CompositeHead(Head):
+    """Several heads on a dict condition: spatial features concatenated, global vectors summed.
+
+    Args:
+        heads: ``{key: {"name": ..., "args": {...}}}``; ``cond[key]`` goes to that head.
+    """
+
+    def __init__(self, heads: dict):
+        super().__init__()
+        self.parts = nn.ModuleDict({key: HEADS.build(spec) for key, spec in heads.items()})
+        self.spatial_channels = sum(h.spatial_channels for h in self.parts.values())
+        dims = {h.global_dim for h in self.parts.values() if h.global_dim}
+        if len(dims) > 1:
+            raise ValueError(f"global vectors of different sizes cannot be summed: {sorted(dims)}")
+        self.global_dim = dims.pop() if dims else 0
+
+    def forward(self, cond: dict):
+        spatial, global_emb = [], None
+        for key, head in self.parts.items():
+            s, g = head(cond[key])
+            if s is not None:
+                spatial.append(s)
+            if g is not None:
+                global_emb = g if global_emb is None else global_emb + g
+        return (torch.cat(spatial, dim=1) if spatial else None), global_emb
+
+    def null(self, cond: dict):
+        return {key: head.null(cond[key]) for key, head in self.parts.items()}

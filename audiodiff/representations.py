@@ -1,0 +1,152 @@
+"""What the diffusion model sees: the waveform itself, a compressed complex STFT, or a log-mel.
+
+Every representation is an immutable dataclass with ``encode(wav) -> x`` and
+``decode(x, length) -> wav``; waveforms are ``[B, C, T]``, spectrograms ``[B, C', F, N]``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass
+from functools import cached_property
+
+import torch
+import torchaudio
+
+from audiodiff.registry import Registry
+
+REPRESENTATIONS = Registry("representation")
+
+
+@dataclass(frozen=True)
+class Representation(ABC):
+    """Base: carries the sample rate; subclasses add their transform settings."""
+
+    sample_rate: int = 16_000
+
+    @abstractmethod
+    def encode(self, wav: torch.Tensor) -> torch.Tensor:
+        """Waveform ``[B, C, T]`` to model space."""
+
+    @abstractmethod
+    def decode(self, x: torch.Tensor, length: int) -> torch.Tensor:
+        """Model space back to a waveform ``[B, C, length]``."""
+
+    def config(self) -> dict:
+        """``{"name": ..., "args": {...}}``: enough to rebuild this representation."""
+        return {"name": REPRESENTATIONS.name_of(type(self)), "args": asdict(self)}
+
+
+def _fit_length(wav: torch.Tensor, length: int) -> torch.Tensor:
+    """Crop or zero-pad the last axis to ``length``."""
+    if wav.shape[-1] >= length:
+        return wav[..., :length]
+    return torch.nn.functional.pad(wav, (0, length - wav.shape[-1]))
+
+
+@REPRESENTATIONS.register("waveform")
+@dataclass(frozen=True)
+class Waveform(Representation):
+    """The waveform itself: ``encode`` is the identity on ``[B, C, T]``."""
+
+    def encode(self, wav: torch.Tensor) -> torch.Tensor:
+        """``[B, C, T] -> [B, C, T]``."""
+        return wav
+
+    def decode(self, x: torch.Tensor, length: int) -> torch.Tensor:
+        """``[B, C, T'] -> [B, C, length]`` (crop or zero-pad)."""
+        return _fit_length(x, length)
+
+
+@REPRESENTATIONS.register("complex_spec")
+@dataclass(frozen=True)
+class ComplexSpec(Representation):
+    """Compressed complex STFT (Welker et al. 2022, "Speech enhancement with score-based models").
+
+    ``y = scale * |X|^alpha * exp(i angle X)``, real and imaginary parts as channels. With the
+    defaults (16 kHz, n_fft 510, hop 128) there are 256 frequency bins and 125 frames a second.
+    A waveform ``[B, C, T]`` becomes ``[B, 2C, 256, T // hop + 1]`` (channels ``re_0, im_0, re_1, ...``).
+    """
+
+    sample_rate: int = 16_000
+    n_fft: int = 510
+    hop_length: int = 128
+    alpha: float = 0.5
+    scale: float = 0.15
+
+    @property
+    def freq_bins(self) -> int:
+        return self.n_fft // 2 + 1
+
+    def frames(self, length: int) -> int:
+        """Number of STFT frames for ``length`` samples."""
+        return length // self.hop_length + 1
+
+    def _window(self, like: torch.Tensor) -> torch.Tensor:
+        return torch.hann_window(self.n_fft, periodic=True, dtype=like.dtype, device=like.device)
+
+    def encode(self, wav: torch.Tensor) -> torch.Tensor:
+        """``[B, C, T] -> [B, 2C, F, N]``."""
+        b, c, t = wav.shape
+        spec = torch.stft(
+            wav.reshape(b * c, t), self.n_fft, self.hop_length, window=self._window(wav),
+            center=True, pad_mode="constant", return_complex=True,
+        )
+        mag = spec.abs().clamp_min(1e-12)
+        spec = self.scale * mag.pow(self.alpha) * (spec / mag)
+        spec = torch.view_as_real(spec).permute(0, 3, 1, 2)  # [B*C, 2, F, N]
+        return spec.reshape(b, 2 * c, *spec.shape[-2:])
+
+    def decode(self, x: torch.Tensor, length: int) -> torch.Tensor:
+        """``[B, 2C, F, N] -> [B, C, length]``."""
+        b, c2, f, n = x.shape
+        spec = x.reshape(b * c2 // 2, 2, f, n).permute(0, 2, 3, 1).contiguous()
+        spec = torch.view_as_complex(spec.float() if spec.dtype == torch.half else spec)
+        mag = spec.abs().clamp_min(1e-12)
+        spec = (mag / self.scale).pow(1.0 / self.alpha) * (spec / mag)
+        wav = torch.istft(
+            spec, self.n_fft, self.hop_length, window=self._window(mag), center=True, length=length
+        )
+        return wav.reshape(b, c2 // 2, length)
+
+
+@REPRESENTATIONS.register("mel")
+@dataclass(frozen=True)
+class Mel(Representation):
+    """Log-mel spectrogram (torchaudio): ``[B, C, T] -> [B, C, n_mels, T // hop + 1]``.
+
+    ``log(clamp(mel, 1e-5))`` of the magnitude (power 1) mel filterbank (Slaney scale and norm,
+    as librosa's default). ``decode`` is a Griffin-Lim inversion: a baseline, not a vocoder.
+    """
+
+    sample_rate: int = 16_000
+    n_fft: int = 1024
+    hop_length: int = 256
+    n_mels: int = 80
+    f_min: float = 0.0
+    f_max: float = 8_000.0
+
+    @cached_property
+    def _mel(self) -> torchaudio.transforms.MelSpectrogram:
+        return torchaudio.transforms.MelSpectrogram(
+            self.sample_rate, n_fft=self.n_fft, hop_length=self.hop_length, n_mels=self.n_mels,
+            f_min=self.f_min, f_max=self.f_max, power=1.0, norm="slaney", mel_scale="slaney",
+        )
+
+    def encode(self, wav: torch.Tensor) -> torch.Tensor:
+        """``[B, C, T] -> [B, C, n_mels, N]``."""
+        mel = self._mel.to(wav.device)(wav)
+        return mel.clamp_min(1e-5).log()
+
+    def decode(self, x: torch.Tensor, length: int, n_iter: int = 32) -> torch.Tensor:
+        """Griffin-Lim: ``[B, C, n_mels, N] -> [B, C, length]``."""
+        b, c, m, n = x.shape
+        inverse = torchaudio.transforms.InverseMelScale(
+            self.n_fft // 2 + 1, self.n_mels, self.sample_rate, self.f_min, self.f_max,
+            norm="slaney", mel_scale="slaney",
+        ).to(x.device)
+        griffin = torchaudio.transforms.GriffinLim(
+            self.n_fft, n_iter=n_iter, hop_length=self.hop_length, power=1.0, length=length
+        ).to(x.device)
+        mag = inverse(x.exp().reshape(b * c, m, n))
+        return griffin(mag).reshape(b, c, length)
