@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
+import secrets
 from pathlib import Path
 
 import numpy as np
@@ -145,8 +145,9 @@ def save_audio(
     if not torch.isfinite(wav).all():
         raise AudioError(f"{path}: refusing to write NaN/Inf samples")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
+    # os.open with 0o666 lets the umask apply (mkstemp would leave the output owner-only, 0600)
+    tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.part"
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
     try:
         kind = {".flac": "FLAC", ".ogg": "OGG", ".oga": "OGG"}.get(path.suffix.lower(), "WAV")
         sf.write(tmp, wav.clamp(-1, 1).T.numpy(), sample_rate, subtype=subtype, format=kind)

@@ -100,7 +100,10 @@ def from_pretrained(name_or_folder: str | os.PathLike, device: str | torch.devic
         state = load_file(str(weights))
     except (SafetensorError, OSError, ValueError) as err:
         raise CheckpointError(f"{weights}: not a safetensors file ({err}); pickled weights are refused") from None
-    missing, unexpected = model.load_state_dict(state, strict=False)
+    try:
+        missing, unexpected = model.load_state_dict(state, strict=False)
+    except RuntimeError as err:  # shape mismatches raise even with strict=False
+        raise CheckpointError(f"{weights}: weights do not match the config ({err})") from None
     if missing or unexpected:
         raise CheckpointError(f"{weights}: weights do not match the config (missing {missing[:3]}, unexpected {unexpected[:3]})")
     return model.to(device).eval()

@@ -52,6 +52,9 @@ class DiffusionModel(nn.Module):
         if not isinstance(config, dict):
             raise ConfigError(f"a model config is a dict, got {type(config).__name__}")
         _check_keys("model config", config, CONFIG_KEYS)
+        missing = sorted({"representation", "backbone"} - set(config))
+        if missing:
+            raise ConfigError(f"model config: missing keys {', '.join(missing)}")
         config = copy.deepcopy(config)
         sampling = {**DEFAULT_SAMPLING, **config.get("sampling", {})}
         _check_keys("sampling", sampling, set(DEFAULT_SAMPLING) | {"rho"})

@@ -133,7 +133,7 @@ class WaveUNet(ConditionedBackbone):
         self.stem = nn.Conv1d(in_channels + cond_channels, width, 7, padding=3)
         widths = [width, *channels]
         self.downs = nn.ModuleList(
-            nn.Conv1d(widths[i], widths[i + 1], 2 * s, stride=s, padding=s // 2) for i, s in enumerate(strides)
+            nn.Conv1d(widths[i], widths[i + 1], 2 * s, stride=s, padding=(s + 1) // 2) for i, s in enumerate(strides)
         )
         self.blocks = nn.ModuleList(
             ResidualBlock(widths[-1], emb_dim, dilations[i % len(dilations)], dims=1) for i in range(blocks)

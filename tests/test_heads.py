@@ -1,0 +1,238 @@
+"""Conditioning heads: shapes through the two doors (spatial, global), null conditions, errors,
+and one end-to-end model with a composite head (notes + class) on the band-split backbone."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from audiodiff.model import DiffusionModel
+from audiodiff.nn.heads import HEADS, ClassHead
+
+B, N = 2, 7
+SHAPE_TESTED = {"noisy", "mel", "mel_wave", "notes", "class", "composite"}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny tensors: one intra-op thread is faster, above all when the 2 cores are shared."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+def build(name, **args):
+    torch.manual_seed(0)
+    return HEADS.build({"name": name, "args": args})
+
+
+def test_every_registered_head_has_a_shape_test():
+    assert set(HEADS.names()) <= SHAPE_TESTED, f"untested heads: {set(HEADS.names()) - SHAPE_TESTED}"
+
+
+# noisy -------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("shape", [(B, 2, 256, N), (B, 2, 256, 1), (B, 4, 80, N), (B, 2, 1000)])
+def test_noisy_is_the_identity(shape):
+    head = build("noisy", channels=shape[1])
+    cond = torch.randn(shape)
+    spatial, global_emb = head(cond)
+    assert spatial is cond and global_emb is None
+    assert head.spatial_channels == shape[1] and head.global_dim == 0
+
+
+def test_noisy_checks_channels_and_has_a_zero_null():
+    head = build("noisy", channels=2)
+    with pytest.raises(ValueError, match="channels"):
+        head(torch.randn(B, 4, 256, N))
+    cond = torch.randn(B, 2, 256, N)
+    assert torch.equal(head.null(cond), torch.zeros_like(cond))
+
+
+# mel ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("channels, frames", [(2, N), (3, 1), (1, 64)])
+def test_mel_to_spectrogram_aligned_features(channels, frames):
+    head = build("mel", channels=channels)
+    spatial, global_emb = head(torch.randn(B, 80, frames))
+    assert spatial.shape == (B, channels, 256, frames)
+    assert head.spatial_channels == channels and global_emb is None
+
+
+def test_mel_follows_its_frames():
+    """Each output frame depends on its own mel frame only (a per-frame map, no time mixing)."""
+    head = build("mel")
+    mel = torch.randn(1, 80, N)
+    changed = mel.clone()
+    changed[..., 3] += 1.0
+    a, b = head(mel)[0], head(changed)[0]
+    diff = (a - b).abs().amax(dim=(0, 1, 2))
+    assert diff[3] > 1e-3 and torch.all(diff[[0, 1, 2, 4, 5, 6]] == 0)
+
+
+# mel_wave ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("hop, channels, frames", [(256, 16, N), (128, 4, 1), (200, 8, 5)])
+def test_mel_to_waveform_aligned_features(hop, channels, frames):
+    head = build("mel_wave", hop_length=hop, channels=channels)
+    spatial, global_emb = head(torch.randn(B, 80, frames))
+    assert spatial.shape == (B, channels, frames * hop)
+    assert head.spatial_channels == channels and global_emb is None
+
+
+# notes -------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("frames", [1, N, 63])
+def test_notes_to_spectrogram_aligned_features(frames):
+    head = build("notes")
+    roll = (torch.rand(B, 3, 128, frames) > 0.9).float()
+    spatial, global_emb = head(roll)
+    assert spatial.shape == (B, 3, 256, frames)
+    assert head.spatial_channels == 3 and global_emb is None
+
+
+def test_notes_checks_pitches():
+    with pytest.raises(ValueError, match="pitches"):
+        build("notes")(torch.zeros(B, 3, 88, N))
+
+
+# class -------------------------------------------------------------------------------------------
+def test_class_labels_to_global_vector():
+    head = build("class", num_classes=5, dim=32)
+    spatial, global_emb = head(torch.tensor([0, 4, -1]))
+    assert spatial is None and global_emb.shape == (3, 32)
+    assert head.spatial_channels == 0 and head.global_dim == 32
+
+
+def test_class_null_token_differs_from_every_class():
+    head = build("class", num_classes=5, dim=32)
+    _, emb = head(torch.tensor([-1, -1, 0, 1, 2, 3, 4]))
+    assert torch.equal(emb[0], emb[1])  # one shared null token
+    for row in emb[2:]:
+        assert (row - emb[0]).abs().max() > 1e-3
+    assert (emb[2] - emb[0]).abs().max() > 1e-3  # in particular, null is not class 0
+
+
+def test_class_accepts_python_lists():
+    head = build("class", num_classes=3, dim=8)
+    _, emb = head([2, -1])
+    torch.testing.assert_close(emb, head(torch.tensor([2, -1]))[1])
+
+
+@pytest.mark.parametrize("label", [5, 100, -2])
+def test_class_out_of_range_label_raises(label):
+    head = build("class", num_classes=5, dim=8)
+    with pytest.raises(ValueError, match="class labels"):
+        head(torch.tensor([0, label]))
+
+
+def test_class_null_is_minus_one():
+    head = build("class", num_classes=5, dim=8)
+    null = head.null(torch.tensor([3, 0, 4]))
+    assert null.dtype == torch.long and null.tolist() == [ClassHead.NULL] * 3
+
+
+# composite ---------------------------------------------------------------------------------------
+NOTES_AND_CLASS = {"notes": {"name": "notes"}, "class": {"name": "class", "args": {"num_classes": 4, "dim": 16}}}
+
+
+def notes_and_class_cond(frames=N, labels=(1, -1)):
+    g = torch.Generator().manual_seed(0)
+    return {"notes": (torch.rand(len(labels), 3, 128, frames, generator=g) > 0.9).float(),
+            "class": torch.tensor(labels)}
+
+
+def test_composite_notes_and_class():
+    head = build("composite", heads=NOTES_AND_CLASS)
+    assert head.spatial_channels == 3 and head.global_dim == 16
+    cond = notes_and_class_cond()
+    spatial, global_emb = head(cond)
+    assert spatial.shape == (B, 3, 256, N) and global_emb.shape == (B, 16)
+    torch.testing.assert_close(spatial, head.parts["notes"](cond["notes"])[0])
+    torch.testing.assert_close(global_emb, head.parts["class"](cond["class"])[1])
+
+
+def test_composite_spatial_channels_are_concatenated():
+    head = build("composite", heads={"notes": {"name": "notes"}, "mel": {"name": "mel", "args": {"channels": 2}}})
+    assert head.spatial_channels == 5 and head.global_dim == 0
+    cond = {"notes": torch.rand(B, 3, 128, N), "mel": torch.randn(B, 80, N)}
+    spatial, global_emb = head(cond)
+    assert spatial.shape == (B, 5, 256, N) and global_emb is None
+    torch.testing.assert_close(spatial[:, :3], head.parts["notes"](cond["notes"])[0])
+    torch.testing.assert_close(spatial[:, 3:], head.parts["mel"](cond["mel"])[0])
+
+
+def test_composite_global_vectors_are_summed():
+    heads = {"a": {"name": "class", "args": {"num_classes": 3, "dim": 8}},
+             "b": {"name": "class", "args": {"num_classes": 2, "dim": 8}}}
+    head = build("composite", heads=heads)
+    cond = {"a": torch.tensor([0, 2]), "b": torch.tensor([1, -1])}
+    _, global_emb = head(cond)
+    torch.testing.assert_close(global_emb, head.parts["a"](cond["a"])[1] + head.parts["b"](cond["b"])[1])
+
+
+def test_composite_refuses_global_vectors_of_different_sizes():
+    heads = {"a": {"name": "class", "args": {"num_classes": 3, "dim": 8}},
+             "b": {"name": "class", "args": {"num_classes": 3, "dim": 16}}}
+    with pytest.raises(ValueError, match="different sizes"):
+        build("composite", heads=heads)
+
+
+def test_composite_null_is_each_parts_null():
+    head = build("composite", heads=NOTES_AND_CLASS)
+    cond = notes_and_class_cond(labels=(1, 3))
+    null = head.null(cond)
+    assert set(null) == {"notes", "class"}
+    assert torch.equal(null["notes"], torch.zeros_like(cond["notes"]))
+    assert null["class"].tolist() == [-1, -1]
+    spatial, global_emb = head(null)  # the null condition runs through the head
+    null_token = head.parts["class"].table.weight[4]
+    torch.testing.assert_close(global_emb, null_token.expand(2, -1))
+    assert spatial.shape == (2, 3, 256, N)
+
+
+# end to end --------------------------------------------------------------------------------------
+def composite_model() -> DiffusionModel:
+    torch.manual_seed(0)
+    config = {
+        "representation": {"name": "complex_spec"},
+        "backbone": {"name": "bandsplit", "args": {"channels": 32, "blocks": 2}},
+        "head": {"name": "composite", "args": {"heads": NOTES_AND_CLASS}},
+        "sampling": {"solver": "dpmpp_2m", "steps": 4},
+    }
+    return DiffusionModel(config).eval()
+
+
+def test_model_with_composite_head_wires_the_backbone():
+    model = composite_model()
+    backbone_args = model.config["backbone"]["args"]
+    assert backbone_args["cond_channels"] == 3 and backbone_args["global_dim"] == 16
+    x = torch.randn(B, 2, 256, N)
+    with torch.no_grad():
+        out = model.denoiser(x, torch.tensor([0.5, 3.0]), notes_and_class_cond())
+    assert out.shape == x.shape and torch.isfinite(out).all()
+
+
+def test_model_with_composite_head_uses_both_conditions():
+    model = composite_model()
+    with torch.no_grad():
+        for p in model.parameters():  # residual blocks start as the identity: wake them up
+            p.add_(torch.randn_like(p) * 0.02)
+    x, sigma = torch.randn(B, 2, 256, N), torch.tensor([1.0, 1.0])
+    cond = notes_and_class_cond(labels=(1, 2))
+    other_class = {**cond, "class": torch.tensor([3, 0])}
+    other_notes = {**cond, "notes": 1.0 - cond["notes"]}
+    with torch.no_grad():
+        out = model.denoiser(x, sigma, cond)
+        assert (out - model.denoiser(x, sigma, other_class)).abs().amax(dim=(1, 2, 3)).min() > 1e-5
+        assert (out - model.denoiser(x, sigma, other_notes)).abs().amax(dim=(1, 2, 3)).min() > 1e-5
+
+
+def test_model_with_composite_head_generates():
+    model = composite_model()
+    cond = notes_and_class_cond(frames=N, labels=(0, -1))
+    shape = (B, 2, 256, N)
+    calls = []
+    out = model.generate(shape, cond, steps=2, generator=torch.Generator().manual_seed(0),
+                         callback=lambda info: calls.append(info["i"]))
+    assert out.shape == shape and torch.isfinite(out).all()
+    assert calls == [0, 1]
+    null = model.generate(shape, model.denoiser.head.null(cond), steps=2)
+    assert null.shape == shape and torch.isfinite(null).all()
