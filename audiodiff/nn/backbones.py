@@ -36,6 +36,8 @@ class ConditionedBackbone(nn.Module):
 
     def embed(self, noise: torch.Tensor, global_emb: torch.Tensor | None) -> torch.Tensor:
         emb = self.noise_embedding(noise)
+        if self.global_proj is None and global_emb is not None:
+            raise ValueError("this backbone was built without a global condition (global_dim=0); one was given")
         if self.global_proj is not None:
             if global_emb is None:
                 raise ValueError("this backbone was built for a global condition; none was given")
@@ -43,6 +45,8 @@ class ConditionedBackbone(nn.Module):
         return emb
 
     def join(self, x: torch.Tensor, spatial: torch.Tensor | None) -> torch.Tensor:
+        if not self.cond_channels and spatial is not None:
+            raise ValueError("this backbone was built without spatial conditioning (cond_channels=0); some was given")
         if self.cond_channels:
             if spatial is None:
                 raise ValueError("this backbone was built for spatial conditioning; none was given")
@@ -73,7 +77,7 @@ class BandSplitNet(ConditionedBackbone):
     def __init__(
         self, in_channels: int = 2, out_channels: int = 2, cond_channels: int = 0, global_dim: int = 0,
         channels: int = 96, bands_factor: int = 16, blocks: int = 6,
-        dilations: tuple[int, ...] = (1, 2, 4, 8), emb_dim: int = 128,
+        dilations: tuple[int, ...] = (1, 2, 4), emb_dim: int = 128,
     ):
         super().__init__(in_channels, cond_channels, global_dim, emb_dim)
         self.bands_factor, self.out_channels = bands_factor, out_channels
@@ -89,10 +93,12 @@ class BandSplitNet(ConditionedBackbone):
         h = self.join(x, spatial)
         h = nn.functional.pad(h, (0, 0, 0, -freq % self.bands_factor))
         emb = self.embed(noise, global_emb)
-        h = self.split(fold_bands(h, self.bands_factor))
+        # channels-last memory makes the depthwise convolutions ~10x faster on CPU (for time
+        # dilations up to 4; oneDNN falls back to a slow path from 8 on)
+        h = self.split(fold_bands(h, self.bands_factor).contiguous(memory_format=torch.channels_last))
         for block in self.blocks:
             h = block(h, emb)
-        h = unfold_bands(self.merge(h), self.bands_factor)
+        h = unfold_bands(self.merge(h).contiguous(), self.bands_factor)
         return h[:, :, :freq]
 
 

@@ -60,7 +60,7 @@ def _conv(dims: int):
 
 
 class ResidualBlock(nn.Module):
-    """Norm, FiLM, depthwise conv dilated along time, pointwise MLP (2x), residual add.
+    """Norm, FiLM, depthwise conv dilated along time, pointwise MLP (2x, SiLU), residual add.
 
     Works on ``[B, C, T]`` (``dims=1``) or ``[B, C, F, N]`` (``dims=2``; the depthwise kernel is
     3x3, dilated along N only). The last pointwise layer starts at zero, so the block starts as
@@ -84,4 +84,4 @@ class ResidualBlock(nn.Module):
 
     def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
         h = self.depthwise(self.film(self.norm(x), emb))
-        return x + self.project(nn.functional.gelu(self.expand(h)))
+        return x + self.project(nn.functional.silu(self.expand(h)))
