@@ -195,3 +195,9 @@ def overlap_add(chunks: torch.Tensor, starts: list[int], length: int, overlap: i
         out[:, s : s + size] += piece * fade
         weight[s : s + size] += fade
     return (out / weight.clamp_min(1e-8))[:, :length]
+
+
+def level_gain(wav: torch.Tensor, target_rms: float = 0.1, floor: float = 1e-4) -> torch.Tensor:
+    """Gain that brings ``wav`` ``[..., C, T]`` to ``target_rms`` (per item; silence is left alone)."""
+    rms = wav.pow(2).mean(dim=(-2, -1), keepdim=True).sqrt()
+    return target_rms / rms.clamp_min(floor)

@@ -51,6 +51,22 @@ def info(args) -> int:
 info.configure = _configure_info
 
 
+def _configure_fit(parser: argparse.ArgumentParser) -> None:
+    parser.usage = "audiodiff fit --config RECIPE.yaml [--trainer.max_steps N] [--model.init_from NAME] ..."
+    parser.epilog = ("Every other argument goes to Lightning's CLI: see `audiodiff fit --config RECIPE.yaml "
+                     "--print_config` for all keys.")
+
+
+@verb("fit", "train or fine-tune from a YAML recipe (Lightning CLI: --config recipes/<task>/<recipe>.yaml)")
+def fit(args) -> int:
+    from audiodiff.training.cli import run  # Lightning is imported only for training
+
+    return run(["fit", *args.extra])
+
+
+fit.configure = _configure_fit
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="audiodiff",
@@ -68,7 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.verb != "fit":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.extra = extra
     if not getattr(args, "run", None):
         parser.print_help()
         return 0

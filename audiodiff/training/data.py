@@ -1,0 +1,53 @@
+"""The LightningDataModule for enhancement: on-the-fly mixtures or paired folders for training,
+paired folders (whole files) for validation."""
+
+from __future__ import annotations
+
+import lightning as L
+from torch.utils.data import DataLoader
+
+from audiodiff.data.datasets import MixtureDataset, PairedFolders
+
+
+class EnhancementData(L.LightningDataModule):
+    """Args:
+        sample_rate: must match the model's representation.
+        train_clean_dir, train_noise_dir: mix on the fly (offline corpus, LibriSpeech + noise sets, ...).
+        train_noisy_dir: instead, paired training folders (VoiceBank-DEMAND, DNS) with ``train_clean_dir``.
+        val_noisy_dir, val_clean_dir: paired validation folders (whole files).
+        val_limit: validate on the first N files only (None: all).
+        segment_seconds, batch_size, num_workers, epoch_length, snr_range, reverb_probability,
+        synthetic_noise_probability, seed: as in MixtureDataset.
+    """
+
+    def __init__(self, sample_rate: int = 16_000, train_clean_dir: str = "data/corpus/train/speech",
+                 train_noise_dir: str | None = "data/corpus/train/noise/16000", train_noisy_dir: str | None = None,
+                 val_noisy_dir: str = "data/corpus/dev/speech/noisy", val_clean_dir: str = "data/corpus/dev/speech/clean",
+                 val_limit: int | None = 24, segment_seconds: float = 2.0, batch_size: int = 16, num_workers: int = 0,
+                 epoch_length: int = 8_000, snr_range: tuple[float, float] = (-5.0, 15.0),
+                 reverb_probability: float = 0.3, synthetic_noise_probability: float = 0.3, seed: int = 0):
+        super().__init__()
+        self.save_hyperparameters()
+
+    def setup(self, stage: str | None = None):
+        h = self.hparams
+        if h.train_noisy_dir:
+            self.train_set = PairedFolders(h.train_noisy_dir, h.train_clean_dir, h.sample_rate, h.segment_seconds,
+                                           random_crop=True, seed=h.seed)
+        else:
+            self.train_set = MixtureDataset(h.train_clean_dir, h.train_noise_dir, h.sample_rate, h.segment_seconds,
+                                            h.snr_range, reverb_probability=h.reverb_probability,
+                                            length=h.epoch_length, seed=h.seed,
+                                            synthetic_noise_probability=h.synthetic_noise_probability)
+        val = PairedFolders(h.val_noisy_dir, h.val_clean_dir, h.sample_rate)
+        if h.val_limit:
+            val.noisy_files = val.noisy_files[: h.val_limit]
+        self.val_set = val
+
+    def train_dataloader(self):
+        h = self.hparams
+        return DataLoader(self.train_set, batch_size=h.batch_size, shuffle=True, num_workers=h.num_workers,
+                          drop_last=True, persistent_workers=h.num_workers > 0)
+
+    def val_dataloader(self):
+        return DataLoader(self.val_set, batch_size=1, num_workers=0)

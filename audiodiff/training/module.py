@@ -1,0 +1,104 @@
+"""A thin LightningModule: the denoiser loss, an EMA copy, validation metrics. Data lives in the DataModule."""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import lightning as L
+import torch
+
+from audiodiff.diffusion.denoiser import EDMLoss
+from audiodiff.diffusion.noise import generators
+from audiodiff.diffusion.schedules import LogNormal
+from audiodiff.hub import from_pretrained
+from audiodiff.metrics import speech_scores
+from audiodiff.model import DiffusionModel
+
+
+class EnhancementModule(L.LightningModule):
+    """Conditional diffusion on the representation of clean audio, given the noisy observation.
+
+    Args:
+        model: a DiffusionModel config (see ``audiodiff.model``); ignored with ``init_from``.
+        init_from: fine-tune from a shipped name or a checkpoint folder (its config is used).
+        learning_rate, weight_decay, warmup_steps: AdamW with a linear warm-up.
+        ema_decay: decay of the exponential moving average of the weights (exported).
+        sigma_mean, sigma_std: training noise levels, ``ln sigma ~ N(mean, std^2)``.
+        val_steps: sampler steps in validation (None: the model's default).
+        val_examples: validation files logged as audio and spectrogram images.
+    """
+
+    def __init__(self, model: dict | None = None, init_from: str | None = None, learning_rate: float = 1e-3,
+                 weight_decay: float = 0.0, warmup_steps: int = 200, ema_decay: float = 0.999,
+                 sigma_mean: float = -1.0, sigma_std: float = 1.4, val_steps: int | None = None,
+                 val_examples: int = 2):
+        super().__init__()
+        self.save_hyperparameters()
+        if init_from:
+            self.model = from_pretrained(init_from).train()
+            self.hparams.model = self.model.config
+        elif model is not None:
+            self.model = DiffusionModel(model)
+        else:
+            raise ValueError("give a model config or init_from")
+        self.ema = copy.deepcopy(self.model).requires_grad_(False).eval()
+        self.loss_fn = EDMLoss(LogNormal(sigma_mean, sigma_std))
+
+    def _common_step(self, batch) -> torch.Tensor:
+        noisy, clean = batch  # [B, 1, T] each
+        rep = self.model.representation
+        return self.loss_fn(self.model.denoiser, rep.encode(clean), cond=rep.encode(noisy))
+
+    def training_step(self, batch, batch_idx):
+        loss = self._common_step(batch)
+        self.log("train/loss", loss, prog_bar=True)
+        return loss
+
+    def on_train_batch_end(self, outputs, batch, batch_idx):
+        decay = min(self.hparams.ema_decay, (1 + self.global_step) / (10 + self.global_step))
+        with torch.no_grad():
+            for e, p in zip(self.ema.parameters(), self.model.parameters()):
+                e.lerp_(p, 1 - decay)
+
+    @torch.no_grad()
+    def enhance(self, noisy: torch.Tensor, seed: int = 0) -> torch.Tensor:
+        """EMA model, default sampler: ``[B, 1, T]`` (level-normalised) -> ``[B, 1, T]``."""
+        rep = self.ema.representation
+        y = rep.encode(noisy)
+        x = self.ema.generate(y.shape, cond=y, steps=self.hparams.val_steps,
+                              generator=generators(seed, y.shape[0], noisy.device))
+        return rep.decode(x, noisy.shape[-1])
+
+    def validation_step(self, batch, batch_idx):
+        noisy, clean = batch
+        self.log("val/loss", self._common_step(batch), batch_size=noisy.shape[0])
+        enhanced = self.enhance(noisy)
+        rate = self.ema.sample_rate
+        for i in range(noisy.shape[0]):
+            scores = speech_scores(enhanced[i, 0].float().cpu(), clean[i, 0].float().cpu(), rate)
+            for name, value in scores.items():
+                if math.isfinite(value):
+                    self.log(f"val/{name}", value, batch_size=1)
+        if batch_idx < self.hparams.val_examples:
+            self._log_example(batch_idx, noisy[0, 0], enhanced[0, 0], clean[0, 0])
+
+    def _log_example(self, index: int, noisy, enhanced, clean):
+        writer = getattr(self.logger, "experiment", None)
+        if writer is None or not hasattr(writer, "add_audio"):
+            return
+        from audiodiff.plots import spectrogram_figure
+
+        rate = self.ema.sample_rate
+        for name, wav in (("noisy", noisy), ("enhanced", enhanced), ("clean", clean)):
+            writer.add_audio(f"example{index}/{name}", wav.float().cpu().clamp(-1, 1)[None], self.global_step, rate)
+        writer.add_figure(f"example{index}/spectrograms",
+                          spectrogram_figure({"noisy": noisy, "enhanced": enhanced, "clean": clean}, rate),
+                          self.global_step)
+
+    def configure_optimizers(self):
+        opt = torch.optim.AdamW(self.model.parameters(), lr=self.hparams.learning_rate,
+                                weight_decay=self.hparams.weight_decay)
+        warmup = max(1, self.hparams.warmup_steps)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: min(1.0, (step + 1) / warmup))
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
