@@ -182,15 +182,21 @@ def split_chunks(wav: torch.Tensor, chunk: int, overlap: int) -> tuple[torch.Ten
     return torch.stack(pieces), starts
 
 
+def crossfade_window(size: int, overlap: int, dtype=torch.float32, device=None) -> torch.Tensor:
+    """``[size]`` weights: raised-cosine ramps over the first and last ``overlap`` samples, 1 between."""
+    fade = torch.ones(size, dtype=dtype, device=device)
+    if overlap > 0:
+        ramp = 0.5 - 0.5 * torch.cos(torch.linspace(0, math.pi, overlap + 2, dtype=dtype, device=device))[1:-1]
+        fade[:overlap], fade[-overlap:] = ramp, ramp.flip(0)
+    return fade
+
+
 def overlap_add(chunks: torch.Tensor, starts: list[int], length: int, overlap: int) -> torch.Tensor:
     """Blend ``[K, C, chunk]`` windows back into ``[C, length]`` with raised-cosine cross-fades."""
     k, c, size = chunks.shape
-    fade = torch.ones(size, dtype=chunks.dtype, device=chunks.device)
-    if overlap > 0:
-        ramp = 0.5 - 0.5 * torch.cos(torch.linspace(0, math.pi, overlap + 2, dtype=chunks.dtype))[1:-1]
-        fade[:overlap], fade[-overlap:] = ramp, ramp.flip(0)
-    out = chunks.new_zeros(c, max(length, starts[-1] + size))
-    weight = chunks.new_zeros(max(length, starts[-1] + size))
+    fade = crossfade_window(size, overlap, chunks.dtype, chunks.device)
+    total = max(length, starts[-1] + size)
+    out, weight = chunks.new_zeros(c, total), chunks.new_zeros(total)
     for piece, s in zip(chunks, starts):
         out[:, s : s + size] += piece * fade
         weight[s : s + size] += fade

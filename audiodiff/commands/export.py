@@ -1,0 +1,43 @@
+"""``audiodiff export CKPT OUT``: a training checkpoint to a safetensors checkpoint folder (EMA weights)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from audiodiff.commands import verb
+from audiodiff.hub import CheckpointError, save_pretrained
+from audiodiff.model import DiffusionModel
+
+
+def configure(parser):
+    parser.add_argument("checkpoint", help="a Lightning .ckpt written by `audiodiff fit`")
+    parser.add_argument("output", help="checkpoint folder to write (config.json, model.safetensors)")
+    parser.add_argument("--card", default=None, help="a model card (markdown) to copy in as README.md")
+    parser.add_argument("--raw", action="store_true", help="export the raw weights instead of the EMA")
+
+
+def export_checkpoint(checkpoint: Path, output: Path, card: str | None = None, ema: bool = True) -> DiffusionModel:
+    """Load ``checkpoint`` with ``weights_only=True`` (no code runs) and write a checkpoint folder."""
+    try:
+        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise CheckpointError(f"{checkpoint}: not loadable with weights_only=True ({err})") from None
+    config = state.get("hyper_parameters", {}).get("model")
+    if not isinstance(config, dict):
+        raise CheckpointError(f"{checkpoint}: no model config in its hyper-parameters")
+    model = DiffusionModel(config)
+    prefix = "ema." if ema else "model."
+    weights = {k[len(prefix):]: v for k, v in state["state_dict"].items() if k.startswith(prefix)}
+    model.load_state_dict(weights)
+    save_pretrained(model, output, card)
+    return model
+
+
+@verb("export", "turn a training checkpoint (.ckpt) into a shippable folder (safetensors + config)", configure)
+def export(args) -> int:
+    card = Path(args.card).read_text() if args.card else None
+    export_checkpoint(Path(args.checkpoint), Path(args.output), card, ema=not args.raw)
+    print(f"wrote {args.output}")
+    return 0

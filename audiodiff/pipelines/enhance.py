@@ -1,0 +1,156 @@
+"""The Enhancer: noisy recordings in, enhanced recordings out, any length, many files at once.
+
+Each file is resampled to the model's rate, split into channels, brought to a reference level,
+cut into overlapping chunks; chunks of many files share batches; each chunk is sampled with its own
+generator (seeded by the seed and the chunk's index in its file, so a file's result does not depend
+on the batch it shared); chunks are cross-faded back, the level and sample rate restored.
+Memory grows with chunk x batch size plus the file being assembled, not with the number of files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+import torch
+
+from audiodiff.audio import chunk_starts, crossfade_window, level_gain, resample
+from audiodiff.hub import from_pretrained
+from audiodiff.model import DiffusionModel
+
+
+def pick_device(device: str = "auto") -> torch.device:
+    """``auto``: CUDA when present, else CPU."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda: no CUDA device is available")
+    return torch.device(device)
+
+
+@dataclass
+class _File:
+    """One recording being enhanced."""
+
+    key: object
+    rate: int
+    length: int  # samples at the model's rate
+    original_length: int
+    gain: torch.Tensor  # [C, 1, 1]
+    starts: list[int]
+    out: torch.Tensor  # [C, length]
+    weight: torch.Tensor  # [length]
+    source: torch.Tensor  # [C, length] level-normalised input at the model's rate
+    pending: int = field(default=0)
+
+
+class Enhancer:
+    """Enhance recordings with a conditional diffusion model.
+
+    Args:
+        model: a :class:`DiffusionModel`, a shipped name or a checkpoint folder.
+        device: ``auto``, ``cpu`` or ``cuda``.
+        steps, solver: sampler settings (default: the checkpoint's).
+        chunk_seconds, overlap_seconds: chunking of long input.
+        batch_size: chunks per denoiser call.
+
+    Example:
+        >>> enhancer = Enhancer("speech-enhance")
+        >>> clean = enhancer(noisy, 16_000, steps=4, seed=0)   # noisy: [C, T] or [T]
+    """
+
+    def __init__(self, model: DiffusionModel | str = "speech-enhance", device: str = "auto",
+                 steps: int | None = None, solver: str | None = None, chunk_seconds: float = 4.0,
+                 overlap_seconds: float = 0.5, batch_size: int = 8):
+        self.device = pick_device(device)
+        self.model = (model if isinstance(model, DiffusionModel) else from_pretrained(model)).to(self.device).eval()
+        sampling = self.model.config["sampling"]
+        self.steps, self.solver = steps or sampling["steps"], solver or sampling["solver"]
+        rate = self.model.sample_rate
+        self.chunk, self.overlap = int(chunk_seconds * rate), int(overlap_seconds * rate)
+        if not 0 <= self.overlap < self.chunk:
+            raise ValueError("overlap must be shorter than a chunk")
+        self.batch_size = batch_size
+
+    @property
+    def sample_rate(self) -> int:
+        return self.model.sample_rate
+
+    def __call__(self, audio: torch.Tensor, sample_rate: int, steps: int | None = None, seed: int = 0) -> torch.Tensor:
+        """Enhance one recording ``[C, T]`` (or ``[T]``) at ``sample_rate``; returns the same shape and rate."""
+        squeeze = audio.ndim == 1
+        audio = audio[None] if squeeze else audio
+        ((_, out),) = list(self.enhance_many([(0, audio, sample_rate)], steps=steps, seed=seed))
+        return out[0] if squeeze else out
+
+    def enhance_many(self, items: Iterable[tuple[object, torch.Tensor, int]], steps: int | None = None,
+                     seed: int = 0, on_chunks=None) -> Iterator[tuple[object, torch.Tensor]]:
+        """Enhance ``(key, audio [C, T], sample_rate)`` items; yields ``(key, enhanced [C, T])`` in order.
+
+        ``on_chunks(n)`` is called after each batch with the number of chunks done (progress bars).
+        """
+        queue: list[tuple[_File, int, int]] = []  # (file, channel, chunk index)
+        waiting: list[_File] = []
+        items = iter(items)
+        exhausted = False
+        while True:
+            while not exhausted and len(queue) < self.batch_size:
+                item = next(items, None)
+                if item is None:
+                    exhausted = True
+                    break
+                file, chunks = self._prepare(*item)
+                waiting.append(file)
+                queue.extend(chunks)
+            if not queue:
+                break
+            batch, queue = queue[: self.batch_size], queue[self.batch_size :]
+            self._run(batch, steps or self.steps, seed)
+            if on_chunks is not None:
+                on_chunks(len(batch))
+            while waiting and waiting[0].pending == 0:
+                done = waiting.pop(0)
+                yield done.key, self._finish(done)
+
+    def _prepare(self, key, audio: torch.Tensor, rate: int):
+        audio = torch.as_tensor(audio, dtype=torch.float32)
+        if audio.ndim != 2:
+            raise ValueError(f"{key}: expected audio [C, T], got shape {tuple(audio.shape)}")
+        wav = resample(audio, rate, self.sample_rate)
+        gain = level_gain(wav[:, None])  # [C, 1, 1]: each channel to the reference level
+        wav = wav * gain[:, 0]
+        length = wav.shape[-1]
+        starts = chunk_starts(length, self.chunk, self.chunk - self.overlap)
+        size = max(length, starts[-1] + self.chunk)
+        file = _File(key, rate, length, audio.shape[-1], gain, starts, torch.zeros(wav.shape[0], size),
+                     torch.zeros(size), torch.nn.functional.pad(wav, (0, size - length)))
+        chunks = [(file, c, k) for c in range(wav.shape[0]) for k in range(len(starts))]
+        file.pending = len(chunks)
+        return file, chunks
+
+    @torch.no_grad()
+    def _run(self, batch, steps: int, seed: int) -> None:
+        noisy = torch.stack([f.source[c : c + 1, f.starts[k] : f.starts[k] + self.chunk] for f, c, k in batch])
+        noisy = noisy.to(self.device)  # [B, 1, chunk]
+        gens = [torch.Generator(self.device).manual_seed(seed * 1_000_003 + 7_919 * k + c) for _, c, k in batch]
+        rep = self.model.representation
+        autocast = (torch.autocast("cuda", dtype=torch.float16) if self.device.type == "cuda"
+                    else contextlib.nullcontext())
+        with autocast:
+            y = rep.encode(noisy)
+            x = self.model.generate(y.shape, cond=y, steps=steps, solver=self.solver, generator=gens)
+        enhanced = rep.decode(x.float(), self.chunk).cpu()
+        fade = crossfade_window(self.chunk, self.overlap)
+        for (file, c, k), piece in zip(batch, enhanced):
+            s = file.starts[k]
+            file.out[c, s : s + self.chunk] += piece[0] * fade
+            if c == 0:
+                file.weight[s : s + self.chunk] += fade
+            file.pending -= 1
+
+    def _finish(self, file: _File) -> torch.Tensor:
+        out = file.out[:, : file.length] / file.weight[: file.length].clamp_min(1e-8) / file.gain[:, 0]
+        out = resample(out, self.sample_rate, file.rate)
+        out = torch.nn.functional.pad(out, (0, max(0, file.original_length - out.shape[-1])))
+        return out[:, : file.original_length].clamp(-1, 1)
