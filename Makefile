@@ -21,8 +21,9 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 demo: $(STAMP)
-	@echo "make demo arrives with the first shipped checkpoint (speech enhancement issue)."
-	$(BIN)/audiodiff --help
+	$(BIN)/audiodiff denoise examples/noisy_speech.flac -o outputs/demo/enhanced_speech.flac --model speech-enhance --plot --overwrite
+	$(BIN)/audiodiff denoise examples/noisy_music.flac -o outputs/demo/enhanced_music.flac --model music-enhance --plot --overwrite
+	@echo "Listen: examples/noisy_*.flac (input) vs outputs/demo/enhanced_*.flac; spectrograms: outputs/demo/enhanced_*.png"
 
 bench: $(STAMP)
 	$(BIN)/pip install -q -e '.[bench]'

@@ -54,3 +54,11 @@ def speech_scores(estimate: torch.Tensor, reference: torch.Tensor, sample_rate: 
     """``{"pesq": ..., "estoi": ..., "si_sdr": ...}`` for one pair of ``[T]`` waveforms."""
     return {"pesq": pesq_wb(estimate, reference, sample_rate), "estoi": estoi(estimate, reference, sample_rate),
             "si_sdr": si_sdr(estimate, reference)}
+
+
+def music_scores(estimate: torch.Tensor, reference: torch.Tensor, sample_rate: int) -> dict[str, float]:
+    """``{"si_sdr": ..., "lsd": ...}`` for one pair of ``[T]`` waveforms."""
+    return {"si_sdr": si_sdr(estimate, reference), "lsd": log_spectral_distance(estimate, reference)}
+
+
+SCORES = {"speech": speech_scores, "music": music_scores}

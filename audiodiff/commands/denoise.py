@@ -94,7 +94,8 @@ def denoise(args) -> int:
         written += 1
     bar.close()
     where = Path(args.output)
-    print(f"enhanced {written} file(s) -> {where}" + (" (spectrogram PNGs beside them)" if args.plot else ""))
+    plots = f" (spectrogram: {where.with_suffix('.png')})" if where.suffix else " (spectrogram PNGs beside them)"
+    print(f"enhanced {written} file(s) -> {where}" + (plots if args.plot else ""))
     if failures:
         print(f"{len(failures)} file(s) failed:", file=sys.stderr)
         for line in failures:

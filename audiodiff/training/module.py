@@ -12,7 +12,7 @@ from audiodiff.diffusion.denoiser import EDMLoss
 from audiodiff.diffusion.noise import generators
 from audiodiff.diffusion.schedules import LogNormal
 from audiodiff.hub import from_pretrained
-from audiodiff.metrics import speech_scores
+from audiodiff.metrics import SCORES
 from audiodiff.model import DiffusionModel
 
 
@@ -27,12 +27,13 @@ class EnhancementModule(L.LightningModule):
         sigma_mean, sigma_std: training noise levels, ``ln sigma ~ N(mean, std^2)``.
         val_steps: sampler steps in validation (None: the model's default).
         val_examples: validation files logged as audio and spectrogram images.
+        val_metrics: ``speech`` (PESQ-WB, ESTOI, SI-SDR) or ``music`` (SI-SDR, log-spectral distance).
     """
 
     def __init__(self, model: dict | None = None, init_from: str | None = None, learning_rate: float = 1e-3,
                  weight_decay: float = 0.0, warmup_steps: int = 200, ema_decay: float = 0.999,
                  sigma_mean: float = -1.0, sigma_std: float = 1.4, val_steps: int | None = None,
-                 val_examples: int = 2):
+                 val_examples: int = 2, val_metrics: str = "speech"):
         super().__init__()
         self.save_hyperparameters()
         if init_from:
@@ -76,7 +77,7 @@ class EnhancementModule(L.LightningModule):
         enhanced = self.enhance(noisy)
         rate = self.ema.sample_rate
         for i in range(noisy.shape[0]):
-            scores = speech_scores(enhanced[i, 0].float().cpu(), clean[i, 0].float().cpu(), rate)
+            scores = SCORES[self.hparams.val_metrics](enhanced[i, 0].float().cpu(), clean[i, 0].float().cpu(), rate)
             for name, value in scores.items():
                 if math.isfinite(value):
                     self.log(f"val/{name}", value, batch_size=1)

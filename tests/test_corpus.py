@@ -1,0 +1,482 @@
+"""audiodiff.data.sources / corpus: the offline corpus builder on a small fixture tree that mimics the
+Debian packages' layouts, and proof that reserved (evaluation-only) sources never get written."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+import struct
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from audiodiff.data import sources
+from audiodiff.data.corpus import (
+    DEV_FRACTION,
+    SNR_BUCKETS,
+    _check_not_reserved,
+    _safe_name,
+    build_corpus,
+    is_heldout,
+    write_items,
+)
+from audiodiff.data.sources import Item, is_reserved, read_cat, reserved_list
+
+FFMPEG = shutil.which("ffmpeg")
+needs_ffmpeg = pytest.mark.skipif(FFMPEG is None, reason="ffmpeg not installed: G.722 fixtures cannot be encoded")
+
+
+def _entry(prefix: str) -> dict:
+    return next(e for e in reserved_list()["reserved"] if e["package"].startswith(prefix))
+
+
+RES_LEVELS = set(_entry("fillets-ng-data-cs")["levels"])
+RES_ALLISON = set(_entry("asterisk-core-sounds-en-g722")["files"])
+RES_OPENSFX = list(_entry("openttd-opensfx")["entries_by_title"])
+RES_SONIC = set(_entry("sonic-pi-samples")["names"])
+RES_MOH = set(_entry("asterisk-moh-opsound-g722")["names"])
+
+
+# --------------------------------------------------------------------------------------- fixtures
+
+
+def _signal(seconds: float, rate: int, seed: int) -> np.ndarray:
+    """Short synthetic audio: two sines plus a little noise, peak ~0.5, never silent."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * rate)) / rate
+    f0 = rng.uniform(100, 900)
+    x = np.sin(2 * np.pi * f0 * t) + 0.5 * np.sin(2 * np.pi * 2.3 * f0 * t) + 0.2 * rng.standard_normal(t.size)
+    return (0.5 * x / np.abs(x).max()).astype(np.float32)
+
+
+def _write(path: Path, seconds: float, rate: int, seed: int, **kw) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(str(path), _signal(seconds, rate, seed), rate, **kw)
+    return path
+
+
+def _wav_bytes(seconds: float, rate: int, seed: int) -> bytes:
+    buf = io.BytesIO()
+    sf.write(buf, _signal(seconds, rate, seed), rate, format="WAV", subtype="PCM_16")
+    return buf.getvalue()
+
+
+def _g722(path: Path, freq: int, seconds: float = 0.5) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run([FFMPEG, "-v", "error", "-y", "-f", "lavfi", "-i", f"sine=frequency={freq}:sample_rate=16000",
+                    "-t", str(seconds), "-ar", "16000", "-acodec", "g722", "-f", "g722", str(path)],
+                   check=True, capture_output=True)
+    return path
+
+
+def write_cat(path: Path, entries: list[tuple[str, bytes]]) -> None:
+    """An OpenTTD ``.cat``: ``(offset | 0x80000000, size)`` table, then per entry a length byte,
+    the NUL-terminated title and the WAV bytes (``size`` counts all three)."""
+    bodies = []
+    for title, wav in entries:
+        name = title.encode() + b"\0"
+        assert len(name) < 256
+        bodies.append(bytes([len(name)]) + name + wav)
+    offset = 8 * len(entries)
+    table = b""
+    for body in bodies:
+        table += struct.pack("<II", offset | 0x80000000, len(body))
+        offset += len(body)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(table + b"".join(bodies))
+
+
+def _pick(candidates, key, heldout: bool, count: int) -> list[str]:
+    """The first ``count`` candidate names whose split (by ``key(name)``) is ``heldout``."""
+    chosen = [c for c in candidates if is_heldout(key(c)) == heldout][:count]
+    assert len(chosen) == count, "not enough candidate names for the wanted split"
+    return chosen
+
+
+def _speech_item(level):
+    return Item(f"fillets-ng-data-cs/{level}/cs/x.ogg", "fillets-ng-data-cs", "speech", None)
+
+
+def _sonic_item(name):
+    return Item(f"sonic-pi-samples/{name}.flac", "sonic-pi-samples", "noise", None)
+
+
+def _music_item(name):
+    return Item(f"fillets-ng-data/music/{name}.ogg", "fillets-ng-data", "music", None)
+
+
+def _opensfx_item(index):
+    return Item(f"openttd-opensfx/{index:02d}", "openttd-opensfx", "noise", None)
+
+
+OTHER_TITLES = ['"Steam train". Original by nobody. License: CC0.', '"Harbour ambience". Test fixture.',
+                '"Factory hum". Test fixture.', '"Rain on a roof". Test fixture.', '"Crowd". Test fixture.']
+
+
+def build_tree(prefix: Path) -> dict:
+    """Write the fixture tree; return what a correct builder must keep (``expected``) and drop."""
+    expected: dict[str, str] = {}  # id -> "train" | "heldout"
+    reserved_ids: set[str] = set()
+
+    # fillets speech: reserved levels and non-reserved ones (at least one of them held out)
+    sound = prefix / sources.FILLETS_SOUND
+    levels_ok = [f"level{i:02d}" for i in range(60) if f"level{i:02d}" not in RES_LEVELS]
+    train_levels = _pick(levels_ok, _speech_item, False, 2)
+    heldout_levels = _pick(levels_ok, _speech_item, True, 1)
+    reserved_levels = ["bathroom", sorted(RES_LEVELS)[-1]]
+    seed = 0
+    for level in train_levels + heldout_levels + reserved_levels:
+        for word in ("a", "b"):
+            seed += 1
+            _write(sound / level / "cs" / f"{level}-fish-{word}.ogg", 1.0 + 0.5 * (seed % 2), 22_050, seed,
+                   format="OGG", subtype="VORBIS")
+            item_id = f"fillets-ng-data-cs/{level}/cs/{level}-fish-{word}.ogg"
+            if level in RES_LEVELS:
+                reserved_ids.add(item_id)
+            else:
+                expected[item_id] = "heldout" if level in heldout_levels else "train"
+    _write(sound / train_levels[0] / "en" / "english-only.ogg", 0.5, 22_050, 99, format="OGG", subtype="VORBIS")
+
+    # Allison prompts (G.722) and music on hold (G.722): need ffmpeg to encode
+    if FFMPEG:
+        allison = prefix / sources.ALLISON
+        for i, rel in enumerate(("seconds.g722", "digits/1.g722", "hello-world.g722", "digits/2.g722")):
+            _g722(allison / rel, 300 + 50 * i)
+            item_id = f"asterisk-core-sounds-en-g722/{rel}"
+            if rel in RES_ALLISON:
+                reserved_ids.add(item_id)
+            else:
+                expected[item_id] = "heldout" if is_heldout(Item(item_id, "", "speech", None)) else "train"
+        moh = prefix / sources.MOH
+        for i, name in enumerate(("manolo_camp-morning_coffee", "macroform-robot_dity", "fixture-hold-tune")):
+            _g722(moh / f"{name}.g722", 500 + 70 * i, seconds=1.0)
+            item_id = f"asterisk-moh-opsound-g722/{name}.g722"
+            if name in RES_MOH:
+                reserved_ids.add(item_id)
+            else:
+                expected[item_id] = "heldout" if is_heldout(Item(item_id, "", "music", None)) else "train"
+
+    # OpenSFX .cat: reserved titles copied from the list, other titles (one of them at a held-out
+    # index), and one entry that is not a RIFF WAV (skipped)
+    count = 8
+    heldout_index = next(i for i in range(count) if is_heldout(_opensfx_item(i)))
+    titles: list[str | None] = [None] * count
+    titles[heldout_index] = OTHER_TITLES[0]
+    reserved_titles = [RES_OPENSFX[0], RES_OPENSFX[4], RES_OPENSFX[-1]]
+    free = [i for i in range(count) if titles[i] is None]
+    for i, title in zip(free, reserved_titles + OTHER_TITLES[1:]):
+        titles[i] = title
+    entries = []
+    cat_titles = {}
+    for i, title in enumerate(titles):
+        wav = b"JUNKnot a wave" if title == OTHER_TITLES[-1] else _wav_bytes(0.8, 22_050, 200 + i)
+        entries.append((title, wav))
+        cat_titles[i] = title
+        item_id = f"openttd-opensfx/{i:02d}"
+        if title in RES_OPENSFX:
+            reserved_ids.add(item_id)
+        elif wav[:4] == b"RIFF":
+            expected[item_id] = "heldout" if is_heldout(_opensfx_item(i)) else "train"
+    write_cat(prefix / sources.OPENSFX, entries)
+
+    # Sonic Pi: reserved names, noise names (one held out), and a drum hit that is not noise
+    sonic = prefix / sources.SONIC_PI
+    noise_names = ["ambi_drone", "loop_garzul"]
+    noise_names += [n for n in ("ambi_choir", "misc_crow") if n not in noise_names]
+    for i, name in enumerate(["ambi_sauna", "vinyl_hiss", *noise_names, "bd_haus"]):
+        _write(sonic / f"{name}.flac", 1.0, 44_100, 300 + i)
+        item_id = f"sonic-pi-samples/{name}.flac"
+        if name in RES_SONIC:
+            reserved_ids.add(item_id)
+        elif name.startswith(sources.SONIC_PI_NOISE_PREFIXES):
+            expected[item_id] = "heldout" if is_heldout(_sonic_item(name)) else "train"
+
+    # fillets music: one held out, one in train
+    music_names = [f"track{i:02d}" for i in range(40)]
+    for i, name in enumerate(_pick(music_names, _music_item, False, 1) + _pick(music_names, _music_item, True, 1)):
+        _write(prefix / sources.FILLETS_MUSIC / f"{name}.ogg", 2.0, 22_050, 400 + i, format="OGG", subtype="VORBIS")
+        item_id = f"fillets-ng-data/music/{name}.ogg"
+        expected[item_id] = "heldout" if is_heldout(_music_item(name)) else "train"
+
+    return {"expected": expected, "reserved_ids": reserved_ids, "cat_titles": cat_titles,
+            "heldout_levels": heldout_levels, "train_levels": train_levels}
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("corpus")
+    prefix, out = root / "prefix", root / "out"
+    info = build_tree(prefix)
+    manifest = build_corpus(out, prefix=prefix, dev_speech=6, dev_music=3)
+    return {"prefix": prefix, "out": out, "manifest": manifest, **info}
+
+
+def _rows(path: Path) -> list[dict]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+# --------------------------------------------------------------------------------------- unit tests
+
+
+def test_fixture_levels_cover_both_splits():
+    # the split is a hash of the level name: the chosen fixture names cover both splits
+    assert 0 < DEV_FRACTION["speech"] < 1
+    levels = [f"level{i:02d}" for i in range(60)]
+    assert any(is_heldout(_speech_item(level)) for level in levels)
+    assert not all(is_heldout(_speech_item(level)) for level in levels)
+    # stable: the same group key gives the same answer for any file of the level
+    a = Item("fillets-ng-data-cs/level07/cs/one.ogg", "fillets-ng-data-cs", "speech", None)
+    b = Item("fillets-ng-data-cs/level07/cs/two.ogg", "fillets-ng-data-cs", "speech", None)
+    assert is_heldout(a) == is_heldout(b)
+
+
+def test_is_reserved_whole_package():
+    assert is_reserved("alsa-utils", "Front_Center.wav")
+    assert is_reserved("bucklespring-data", "wav/01-0.wav")
+    assert is_reserved("pocketsphinx-testdata", "anything")
+
+
+def test_is_reserved_file_list():
+    assert is_reserved("asterisk-core-sounds-en-g722", "seconds.g722")
+    assert is_reserved("asterisk-core-sounds-en-g722", "digits/1.g722")
+    assert is_reserved("asterisk-core-sounds-en-g722", "digits\\1.g722")  # Windows separators
+    assert not is_reserved("asterisk-core-sounds-en-g722", "digits/2.g722")
+    assert not is_reserved("asterisk-core-sounds-en-g722", "1.g722")  # only inside digits/
+    for rel in RES_ALLISON:
+        assert is_reserved("asterisk-core-sounds-en-g722", rel)
+
+
+def test_is_reserved_levels():
+    for level in RES_LEVELS:
+        assert is_reserved("fillets-ng-data-cs", f"{level}/cs/{level}-x-hello.ogg")
+    assert not is_reserved("fillets-ng-data-cs", "level01/cs/level01-x-hello.ogg")
+
+
+def test_is_reserved_titles():
+    for title in RES_OPENSFX:
+        assert is_reserved("openttd-opensfx", title)
+    assert not is_reserved("openttd-opensfx", OTHER_TITLES[0])
+    assert not is_reserved("openttd-opensfx", RES_OPENSFX[0][:-1])  # exact titles only
+
+
+def test_is_reserved_names():
+    for name in RES_SONIC:
+        assert is_reserved("sonic-pi-samples", f"{name}.flac")
+    for name in RES_MOH:
+        assert is_reserved("asterisk-moh-opsound-g722", f"{name}.g722")
+    assert not is_reserved("sonic-pi-samples", "ambi_drone.flac")
+    assert not is_reserved("sonic-pi-samples", "loop_garzul.flac")
+    assert not is_reserved("asterisk-moh-opsound-g722", "fixture-hold-tune.g722")
+
+
+def test_is_reserved_unknown_package():
+    assert not is_reserved("no-such-package", "bathroom/cs/x.ogg")
+
+
+def test_read_cat_parses_fixture(tmp_path):
+    wavs = [_wav_bytes(0.3, 22_050, i) for i in range(3)]
+    titles = [RES_OPENSFX[1], OTHER_TITLES[1], "é unicode title"]
+    write_cat(tmp_path / "x.cat", list(zip(titles, wavs)))
+    entries = read_cat(tmp_path / "x.cat")
+    assert [t for t, _ in entries] == titles
+    assert [w for _, w in entries] == wavs
+    data, rate = sf.read(io.BytesIO(entries[2][1]))
+    assert rate == 22_050 and len(data) == int(0.3 * 22_050)
+
+
+def test_opensfx_noise_skips_reserved_and_non_wav(tmp_path):
+    titles = [RES_OPENSFX[2], OTHER_TITLES[0], OTHER_TITLES[1]]
+    wavs = [_wav_bytes(0.3, 22_050, 1), _wav_bytes(0.3, 22_050, 2), b"not riff"]
+    write_cat(tmp_path / sources.OPENSFX, list(zip(titles, wavs)))
+    items = sources.opensfx_noise(tmp_path)
+    assert [it.id for it in items] == ["openttd-opensfx/01"]
+    wav = items[0].load(16_000)
+    assert wav.shape == (1, int(0.3 * 16_000))
+
+
+def test_sonic_pi_keeps_only_noise_names(tmp_path):
+    for i, name in enumerate(("ambi_sauna", "ambi_drone", "loop_garzul", "bd_haus")):
+        _write(tmp_path / sources.SONIC_PI / f"{name}.flac", 0.2, 44_100, i)
+    ids = [it.id for it in sources.sonic_pi_noise(tmp_path)]
+    assert ids == ["sonic-pi-samples/ambi_drone.flac", "sonic-pi-samples/loop_garzul.flac"]
+
+
+@pytest.mark.parametrize("item_id", [
+    "fillets-ng-data-cs/bathroom/cs/bathroom-x-ahoj.ogg",
+    "asterisk-core-sounds-en-g722/seconds.g722",
+    "asterisk-core-sounds-en-g722/digits/1.g722",
+    "asterisk-moh-opsound-g722/manolo_camp-morning_coffee.g722",
+    "sonic-pi-samples/ambi_sauna.flac",
+])
+def test_check_not_reserved_refuses(item_id, tmp_path):
+    def load(rate):
+        raise AssertionError("a reserved item must not even be decoded")
+
+    item = Item(item_id, item_id.split("/")[0], "speech", load)
+    with pytest.raises(RuntimeError, match="reserved"):
+        _check_not_reserved(item)
+    with pytest.raises(RuntimeError, match="reserved"):
+        write_items([item], tmp_path / "w", tmp_path, 16_000, "train", [], "test")
+    assert not list((tmp_path / "w").glob("*"))
+
+
+def test_check_not_reserved_refuses_opensfx_by_title():
+    """OpenSFX ids are indices; the reserved list names titles: the item's key carries the title."""
+    title = sources.reserved_list()["reserved"][5]["entries_by_title"][0]
+    with pytest.raises(RuntimeError, match="reserved"):
+        _check_not_reserved(Item("openttd-opensfx/07", "openttd-opensfx", "noise", None, title))
+
+
+def test_check_not_reserved_accepts_others():
+    for item_id in ("fillets-ng-data-cs/level01/cs/a.ogg", "sonic-pi-samples/ambi_drone.flac",
+                    "asterisk-core-sounds-en-g722/digits/2.g722", "fillets-ng-data/music/track01.ogg",
+                    "openttd-opensfx/03"):
+        _check_not_reserved(Item(item_id, item_id.split("/")[0], "noise", None))
+
+
+@needs_ffmpeg
+def test_decode_g722(tmp_path):
+    path = _g722(tmp_path / "tone.g722", 440, seconds=0.5)
+    wav = sources.decode_g722(path, 16_000)
+    assert wav.shape[0] == 1 and abs(wav.shape[1] - 8000) < 200
+    assert wav.abs().max() > 0.05
+    (tmp_path / "bad.g722").write_bytes(b"")
+    with pytest.raises(sources.AudioError, match="bad.g722"):
+        sources.decode_g722(tmp_path / "bad.g722", 16_000)
+
+
+# ------------------------------------------------------------------------------- the built corpus
+
+
+def test_no_reserved_source_in_manifest(corpus):
+    files = corpus["manifest"]["files"]
+    ids = {f["id"] for f in files}
+    assert corpus["reserved_ids"], "the fixture must contain reserved items"
+    assert not ids & corpus["reserved_ids"]
+    for entry in files:
+        package, _, rel = entry["id"].partition("/")
+        if package == "fillets-ng-data-cs":
+            assert rel.split("/")[0] not in RES_LEVELS
+        elif package == "asterisk-core-sounds-en-g722":
+            assert rel not in RES_ALLISON
+        elif package == "openttd-opensfx":
+            assert corpus["cat_titles"][int(rel)] not in RES_OPENSFX
+        elif package == "sonic-pi-samples":
+            assert Path(rel).stem not in RES_SONIC
+        elif package == "asterisk-moh-opsound-g722":
+            assert Path(rel).stem not in RES_MOH
+    # the manifest on disk says the same
+    on_disk = json.loads((corpus["out"] / "manifest.json").read_text())
+    assert {f["id"] for f in on_disk["files"]} == ids
+
+
+def test_no_reserved_source_in_written_files(corpus):
+    out = corpus["out"]
+    names = [p.name for p in out.rglob("*.wav")]
+    assert names
+    forbidden = {_safe_name(i) for i in corpus["reserved_ids"]}
+    assert not forbidden & set(names)
+    for name in names:
+        stem = name[: -len(".wav")]
+        parts = stem.split("__")
+        assert not RES_LEVELS & set(parts), name
+        assert parts[-1] not in RES_SONIC | RES_MOH, name
+        if parts[0] == "asterisk-core-sounds-en-g722":
+            assert "/".join(parts[1:]) + ".g722" not in RES_ALLISON, name
+    # every manifest path exists, and every written source file is in the manifest
+    listed = {f["path"] for f in corpus["manifest"]["files"]}
+    for rel in listed:
+        assert (out / rel).is_file()
+    written = {p.relative_to(out).as_posix() for p in (out / "train").rglob("*.wav")}
+    written |= {p.relative_to(out).as_posix() for p in (out / "heldout").rglob("*.wav")}
+    assert written == listed
+
+
+def test_non_reserved_sources_appear(corpus):
+    files = corpus["manifest"]["files"]
+    ids = {f["id"] for f in files}
+    assert set(corpus["expected"]) == ids
+    for entry in files:
+        assert entry["split"] == corpus["expected"][entry["id"]]
+        assert entry["seconds"] > 0
+    assert "sonic-pi-samples/ambi_drone.flac" in ids
+    assert "sonic-pi-samples/loop_garzul.flac" in ids
+    assert "sonic-pi-samples/bd_haus.flac" not in ids  # a drum hit, not noise
+    assert not any("/en/" in i for i in ids)  # only the Czech dialogue
+    if FFMPEG:
+        assert "asterisk-core-sounds-en-g722/hello-world.g722" in ids
+        assert "asterisk-core-sounds-en-g722/digits/2.g722" in ids
+        assert "asterisk-moh-opsound-g722/fixture-hold-tune.g722" in ids
+    # noise is written at both rates, speech at 16 kHz, music at 22.05 kHz
+    rates = {(f["kind"], f["sample_rate"]) for f in files}
+    assert rates == {("speech", 16_000), ("noise", 16_000), ("noise", 22_050), ("music", 22_050)}
+    for entry in files:
+        assert sf.info(str(corpus["out"] / entry["path"])).samplerate == entry["sample_rate"]
+
+
+def test_heldout_never_in_train(corpus):
+    files = corpus["manifest"]["files"]
+    train = {f["id"] for f in files if f["split"] == "train"}
+    heldout = {f["id"] for f in files if f["split"] == "heldout"}
+    assert train and heldout
+    assert not train & heldout
+    for f in files:
+        assert f["path"].startswith(f["split"] + "/")
+    # a held-out level goes to heldout as a whole
+    for level in corpus["heldout_levels"]:
+        assert not any(f"/{level}/" in i for i in train)
+        assert any(f"/{level}/" in i for i in heldout)
+    for level in corpus["train_levels"]:
+        assert not any(f"/{level}/" in i for i in heldout)
+    train_names = {p.name for p in (corpus["out"] / "train").rglob("*.wav")}
+    assert not train_names & {_safe_name(i) for i in heldout}
+
+
+@pytest.mark.parametrize("kind, count, seconds, rate", [("speech", 6, 4.0, 16_000), ("music", 3, 6.0, 22_050)])
+def test_dev_pairs(corpus, kind, count, seconds, rate):
+    folder = corpus["out"] / "dev" / kind
+    rows = _rows(folder / "pairs.csv")
+    assert len(rows) == count
+    assert list(rows[0]) == ["file", "snr_db", "noise_kind", "noise", "reverb"]
+    heldout_noise = {Path(f["path"]).stem for f in corpus["manifest"]["files"]
+                     if f["kind"] == "noise" and f["split"] == "heldout"}
+    kinds = sorted({r["noise_kind"] for r in rows})
+    for i, row in enumerate(rows):
+        assert float(row["snr_db"]) in SNR_BUCKETS
+        assert row["noise_kind"] in {"field-recording", "ambience", "loop"}
+        assert row["noise_kind"] == kinds[i % len(kinds)]  # kinds cycle
+        assert row["noise"] in heldout_noise  # dev noise only from held-out sources
+        assert row["reverb"] in {"True", "False"}
+        noisy, rn = sf.read(str(folder / "noisy" / row["file"]))
+        clean, rc = sf.read(str(folder / "clean" / row["file"]))
+        assert rn == rc == rate
+        assert noisy.shape == clean.shape == (int(seconds * rate),)
+        assert np.abs(noisy).max() <= 0.99 + 1e-3 and np.abs(clean).max() <= 0.99 + 1e-3
+        assert np.sqrt(np.mean(clean**2)) > 1e-3
+        if row["reverb"] == "False":  # dry: noisy - clean is the scaled noise, at the bucket's SNR
+            snr = 10 * np.log10(np.mean(clean**2) / np.mean((noisy - clean) ** 2))
+            assert snr == pytest.approx(float(row["snr_db"]), abs=0.2)
+    # the SNR buckets cycle once every noise kind has been used
+    expected = [SNR_BUCKETS[(i // len(kinds)) % len(SNR_BUCKETS)] for i in range(count)]
+    assert [float(r["snr_db"]) for r in rows] == expected
+
+
+def test_rebuild_is_idempotent(corpus):
+    out = corpus["out"]
+    before = json.loads((out / "manifest.json").read_text())
+    train_file = out / before["files"][0]["path"]
+    mtime = train_file.stat().st_mtime_ns
+    pairs = {p: p.read_bytes() for p in (out / "dev").rglob("*") if p.is_file()}
+    again = build_corpus(out, prefix=corpus["prefix"], dev_speech=6, dev_music=3)
+    assert again == before
+    assert json.loads((out / "manifest.json").read_text()) == before
+    assert train_file.stat().st_mtime_ns == mtime  # resumed, not rewritten
+    assert {p: p.read_bytes() for p in (out / "dev").rglob("*") if p.is_file()} == pairs

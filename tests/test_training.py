@@ -1,0 +1,212 @@
+"""audiodiff.training: the LightningModule (loss, EMA, init_from) and `audiodiff fit` on recipes/debug.yaml
+over a small synthetic tree."""
+
+from __future__ import annotations
+
+import copy
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from audiodiff.hub import from_pretrained, save_pretrained
+from audiodiff.model import DiffusionModel
+
+pytest.importorskip("lightning")
+
+from audiodiff.training.data import EnhancementData  # noqa: E402
+from audiodiff.training.module import EnhancementModule  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+RECIPE = REPO / "recipes" / "debug.yaml"
+RATE = 16_000
+
+TINY = {
+    "task": "speech-enhance",
+    "representation": {"name": "complex_spec", "args": {"sample_rate": RATE, "n_fft": 510, "hop_length": 128}},
+    "head": {"name": "noisy", "args": {"channels": 2}},
+    "backbone": {"name": "bandsplit", "args": {"in_channels": 2, "out_channels": 2, "channels": 16, "blocks": 1,
+                                               "bands_factor": 16, "emb_dim": 16}},
+    "sigma_data": 0.45,
+    "sampling": {"steps": 2, "sigma_min": 0.01, "sigma_max": 10.0},
+}
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _speech_like(seconds: float, f0: float, seed: int) -> np.ndarray:
+    """A harmonic tone (f0 with a slow vibrato) under a syllable-rate amplitude envelope."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * RATE)) / RATE
+    phase = 2 * np.pi * np.cumsum(f0 * (1 + 0.05 * np.sin(2 * np.pi * 2.5 * t))) / RATE
+    x = sum(np.sin(k * phase) / k for k in range(1, 9))
+    envelope = np.clip(np.sin(2 * np.pi * rng.uniform(3, 5) * t + rng.uniform(0, 6)), 0, None) ** 2
+    x = x * (0.1 + envelope)
+    return (0.4 * x / np.abs(x).max()).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("train_tree")
+    dirs = {name: root / name for name in ("clean", "noise", "dev_noisy", "dev_clean")}
+    for d in dirs.values():
+        d.mkdir()
+    for i, f0 in enumerate((110, 145, 190, 230)):
+        sf.write(str(dirs["clean"] / f"utt{i}.wav"), _speech_like(1.0, f0, i), RATE)
+    rng = np.random.default_rng(0)
+    sf.write(str(dirs["noise"] / "white.wav"), (0.1 * rng.standard_normal(RATE)).astype(np.float32), RATE)
+    t = np.arange(RATE) / RATE
+    hum = 0.1 * np.sin(2 * np.pi * 50 * t) + 0.05 * np.sin(2 * np.pi * 150 * t) + 0.02 * rng.standard_normal(RATE)
+    sf.write(str(dirs["noise"] / "hum.flac"), hum.astype(np.float32), RATE)
+    for i, f0 in enumerate((120, 210)):
+        clean = _speech_like(1.0, f0, 10 + i)
+        noisy = clean + (0.05 * rng.standard_normal(clean.size)).astype(np.float32)
+        sf.write(str(dirs["dev_clean"] / f"pair{i}.wav"), clean, RATE)
+        sf.write(str(dirs["dev_noisy"] / f"pair{i}.wav"), noisy, RATE)
+    return dirs
+
+
+def _batch(tree, batch_size=2, seed=0):
+    data = EnhancementData(train_clean_dir=str(tree["clean"]), train_noise_dir=str(tree["noise"]),
+                           val_noisy_dir=str(tree["dev_noisy"]), val_clean_dir=str(tree["dev_clean"]),
+                           segment_seconds=0.5, batch_size=batch_size, epoch_length=4, reverb_probability=0.0,
+                           seed=seed)
+    data.setup("fit")
+    return next(iter(data.train_dataloader())), data
+
+
+# ------------------------------------------------------------------------------------------ module
+
+
+def test_data_module(tree):
+    (noisy, clean), data = _batch(tree)
+    assert noisy.shape == clean.shape == (2, 1, RATE // 2)
+    assert len(data.val_set) == 2
+    val_noisy, val_clean = next(iter(data.val_dataloader()))
+    assert val_noisy.shape == val_clean.shape == (1, 1, RATE)
+
+
+def test_loss_is_finite_and_trains(tree):
+    torch.manual_seed(0)
+    module = EnhancementModule(model=copy.deepcopy(TINY), warmup_steps=1)
+    batch, _ = _batch(tree)
+    loss = module._common_step(batch)
+    assert loss.ndim == 0 and math.isfinite(loss.item()) and loss.item() > 0
+    loss.backward()
+    grads = [p.grad for p in module.model.parameters() if p.grad is not None]
+    assert grads and all(torch.isfinite(g).all() for g in grads)
+    assert all(p.grad is None for p in module.ema.parameters())  # the EMA copy is not trained
+
+
+def test_ema_moves_toward_weights_after_a_step(tree):
+    torch.manual_seed(0)
+    module = EnhancementModule(model=copy.deepcopy(TINY), learning_rate=1e-2, warmup_steps=1, ema_decay=0.999)
+    optimizer = module.configure_optimizers()["optimizer"]
+    ema_before = [e.detach().clone() for e in module.ema.parameters()]
+    assert all(torch.equal(e, p) for e, p in zip(ema_before, module.model.parameters()))  # starts as a copy
+    batch, _ = _batch(tree)
+    module._common_step(batch).backward()
+    optimizer.step()
+    module.on_train_batch_end(None, batch, 0)
+    decay = min(0.999, 1 / 10)  # warm-up of the decay at global step 0 (no trainer attached)
+    moved = 0
+    for e_old, e_new, p in zip(ema_before, module.ema.parameters(), module.model.parameters()):
+        assert torch.allclose(e_new, e_old + (1 - decay) * (p - e_old), atol=1e-6)
+        gap_before, gap_after = (p - e_old).abs().sum(), (p - e_new).abs().sum()
+        assert gap_after <= gap_before + 1e-7
+        if gap_before > 0:
+            assert gap_after < gap_before
+            moved += 1
+    assert moved > 0  # the optimiser step did change weights, and the EMA followed them
+    # a second update brings the EMA still closer
+    gap = sum((p - e).abs().sum() for e, p in zip(module.ema.parameters(), module.model.parameters()))
+    module.on_train_batch_end(None, batch, 1)
+    gap2 = sum((p - e).abs().sum() for e, p in zip(module.ema.parameters(), module.model.parameters()))
+    assert gap2 < gap
+
+
+def test_init_from_saved_folder(tmp_path):
+    torch.manual_seed(3)
+    source = DiffusionModel(copy.deepcopy(TINY))
+    with torch.no_grad():
+        for p in source.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    folder = save_pretrained(source, tmp_path / "tiny")
+    module = EnhancementModule(init_from=str(folder))
+    expected = source.state_dict()
+    for name, value in module.model.state_dict().items():
+        assert torch.equal(value, expected[name]), name
+    for name, value in module.ema.state_dict().items():
+        assert torch.equal(value, expected[name]), name
+    assert module.model.training  # ready to fine-tune
+    assert module.hparams.model == source.config  # the checkpoint's config replaces the given one
+    other = EnhancementModule(model=copy.deepcopy(TINY))  # a fresh model differs
+    assert not all(torch.equal(v, expected[k]) for k, v in other.model.state_dict().items())
+
+
+def test_module_needs_a_model():
+    with pytest.raises(ValueError, match="model config or init_from"):
+        EnhancementModule()
+
+
+# ------------------------------------------------------------------------------------- audiodiff fit
+
+
+def _events(log_dir: Path):
+    """``(scalars by tag, all tags by kind)`` from the TensorBoard event files in ``log_dir``."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(log_dir), size_guidance={"audio": 0, "images": 0, "scalars": 0})
+    acc.Reload()
+    tags = acc.Tags()
+    return {tag: [e.value for e in acc.Scalars(tag)] for tag in tags["scalars"]}, tags
+
+
+def test_fit_debug_recipe(tree, tmp_path, monkeypatch):
+    from audiodiff.cli import main
+    from audiodiff.commands.export import export_checkpoint
+
+    monkeypatch.chdir(tmp_path)  # nothing may land in the repository
+    root = tmp_path / "run"
+    code = main(["fit", "--config", str(RECIPE),
+                 "--data.train_clean_dir", str(tree["clean"]), "--data.train_noise_dir", str(tree["noise"]),
+                 "--data.val_noisy_dir", str(tree["dev_noisy"]), "--data.val_clean_dir", str(tree["dev_clean"]),
+                 "--trainer.default_root_dir", str(root)])
+    assert code == 0
+    log_dirs = sorted(root.glob("lightning_logs/version_*"))
+    assert len(log_dirs) == 1
+    log_dir = log_dirs[0]
+    assert (log_dir / "config.yaml").is_file()
+    assert str(tree["clean"]) in (log_dir / "config.yaml").read_text()  # the override was used
+
+    scalars, tags = _events(log_dir)
+    assert len(scalars["train/loss"]) == 3  # one per step
+    assert all(math.isfinite(v) for v in scalars["train/loss"])
+    assert "val/loss" in scalars and all(math.isfinite(v) for v in scalars["val/loss"])
+    assert {"val/pesq", "val/estoi", "val/si_sdr"} <= set(scalars)  # validation scored the EMA model
+    assert {"example0/noisy", "example0/enhanced", "example0/clean"} <= set(tags["audio"])  # val_examples: 1
+    assert "example0/spectrograms" in tags["images"]
+    assert not any(t.startswith("example1/") for t in tags["audio"])
+
+    checkpoints = sorted(log_dir.glob("checkpoints/*.ckpt"))
+    assert len(checkpoints) == 1
+    state = torch.load(checkpoints[0], map_location="cpu", weights_only=True)  # no pickled objects
+    assert state["global_step"] == 3
+    assert state["hyper_parameters"]["model"]["backbone"]["args"]["channels"] == 16
+    assert any(k.startswith("ema.") for k in state["state_dict"])
+
+    model = export_checkpoint(checkpoints[0], tmp_path / "exported")
+    loaded = from_pretrained(tmp_path / "exported")
+    for name, value in loaded.state_dict().items():
+        assert torch.equal(value, state["state_dict"][f"ema.{name}"]), name
+    assert sum(p.numel() for p in model.parameters()) < 50_000  # tiny, as the recipe says
+    assert not list(Path(tmp_path).glob("*.ckpt")) and not (REPO / "lightning_logs").exists()
