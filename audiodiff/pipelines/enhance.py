@@ -1,7 +1,9 @@
 """The Enhancer: noisy recordings in, enhanced recordings out, any length, many files at once.
 
 Each file is resampled to the model's rate, split into channels, brought to a reference level,
-cut into overlapping chunks; chunks of many files share batches; each chunk is sampled with its own
+cut into overlapping chunks (a file shorter than a chunk is padded only to the next multiple of
+``quantum_seconds``); chunks of the same length from many files share batches; each chunk is
+sampled with its own
 generator (seeded by the seed and the chunk's index in its file, so a file's result does not depend
 on the batch it shared); chunks are cross-faded back, the level and sample rate restored.
 Memory grows with chunk x batch size plus the file being assembled, not with the number of files.
@@ -29,7 +31,7 @@ def pick_device(device: str = "auto") -> torch.device:
     return torch.device(device)
 
 
-@dataclass
+@dataclass(eq=False)
 class _File:
     """One recording being enhanced."""
 
@@ -39,6 +41,7 @@ class _File:
     original_length: int
     gain: torch.Tensor  # [C, 1, 1]
     starts: list[int]
+    chunk: int  # samples per chunk: the pipeline's chunk, or less for a short file
     out: torch.Tensor  # [C, length]
     weight: torch.Tensor  # [length]
     source: torch.Tensor  # [C, length] level-normalised input at the model's rate
@@ -54,6 +57,7 @@ class Enhancer:
         steps, solver: sampler settings (default: the checkpoint's).
         chunk_seconds, overlap_seconds: chunking of long input.
         batch_size: chunks per denoiser call.
+        quantum_seconds: short files are padded to a multiple of this, not to a whole chunk.
 
     Example:
         >>> enhancer = Enhancer("speech-enhance")
@@ -62,7 +66,7 @@ class Enhancer:
 
     def __init__(self, model: DiffusionModel | str = "speech-enhance", device: str = "auto",
                  steps: int | None = None, solver: str | None = None, chunk_seconds: float = 4.0,
-                 overlap_seconds: float = 0.5, batch_size: int = 8):
+                 overlap_seconds: float = 0.5, batch_size: int = 8, quantum_seconds: float = 0.5):
         self.device = pick_device(device)
         self.model = (model if isinstance(model, DiffusionModel) else from_pretrained(model)).to(self.device).eval()
         sampling = self.model.config["sampling"]
@@ -72,6 +76,7 @@ class Enhancer:
         if not 0 <= self.overlap < self.chunk:
             raise ValueError("overlap must be shorter than a chunk")
         self.batch_size = batch_size
+        self.quantum = max(1, int(quantum_seconds * rate))
 
     @property
     def sample_rate(self) -> int:
@@ -105,7 +110,10 @@ class Enhancer:
                 queue.extend(chunks)
             if not queue:
                 break
-            batch, queue = queue[: self.batch_size], queue[self.batch_size :]
+            size = queue[0][0].chunk
+            picked = [i for i, job in enumerate(queue) if job[0].chunk == size][: self.batch_size]
+            batch = [queue[i] for i in picked]
+            queue = [job for i, job in enumerate(queue) if i not in set(picked)]
             self._run(batch, steps or self.steps, seed)
             if on_chunks is not None:
                 on_chunks(len(batch))
@@ -121,9 +129,10 @@ class Enhancer:
         gain = level_gain(wav[:, None])  # [C, 1, 1]: each channel to the reference level
         wav = wav * gain[:, 0]
         length = wav.shape[-1]
-        starts = chunk_starts(length, self.chunk, self.chunk - self.overlap)
-        size = max(length, starts[-1] + self.chunk)
-        file = _File(key, rate, length, audio.shape[-1], gain, starts, torch.zeros(wav.shape[0], size),
+        chunk = min(self.chunk, -(-length // self.quantum) * self.quantum)
+        starts = chunk_starts(length, chunk, self.chunk - self.overlap)
+        size = max(length, starts[-1] + chunk)
+        file = _File(key, rate, length, audio.shape[-1], gain, starts, chunk, torch.zeros(wav.shape[0], size),
                      torch.zeros(size), torch.nn.functional.pad(wav, (0, size - length)))
         chunks = [(file, c, k) for c in range(wav.shape[0]) for k in range(len(starts))]
         file.pending = len(chunks)
@@ -131,8 +140,9 @@ class Enhancer:
 
     @torch.no_grad()
     def _run(self, batch, steps: int, seed: int) -> None:
-        noisy = torch.stack([f.source[c : c + 1, f.starts[k] : f.starts[k] + self.chunk] for f, c, k in batch])
-        noisy = noisy.to(self.device)  # [B, 1, chunk]
+        size = batch[0][0].chunk
+        noisy = torch.stack([f.source[c : c + 1, f.starts[k] : f.starts[k] + size] for f, c, k in batch])
+        noisy = noisy.to(self.device)  # [B, 1, size]
         gens = [torch.Generator(self.device).manual_seed(seed * 1_000_003 + 7_919 * k + c) for _, c, k in batch]
         rep = self.model.representation
         autocast = (torch.autocast("cuda", dtype=torch.float16) if self.device.type == "cuda"
@@ -140,13 +150,13 @@ class Enhancer:
         with autocast:
             y = rep.encode(noisy)
             x = self.model.generate(y.shape, cond=y, steps=steps, solver=self.solver, generator=gens)
-        enhanced = rep.decode(x.float(), self.chunk).cpu()
-        fade = crossfade_window(self.chunk, self.overlap)
+        enhanced = rep.decode(x.float(), size).cpu()
+        fade = crossfade_window(size, self.overlap if size == self.chunk else 0)
         for (file, c, k), piece in zip(batch, enhanced):
             s = file.starts[k]
-            file.out[c, s : s + self.chunk] += piece[0] * fade
+            file.out[c, s : s + size] += piece[0] * fade
             if c == 0:
-                file.weight[s : s + self.chunk] += fade
+                file.weight[s : s + size] += fade
             file.pending -= 1
 
     def _finish(self, file: _File) -> torch.Tensor:

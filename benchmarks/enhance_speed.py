@@ -1,0 +1,93 @@
+"""Enhancement speed: batching many short files, and peak memory on one long recording.
+
+1. Batching: 32 one-second noisy files enhanced in one call (their chunks share batches) against
+   32 calls of one file; wall time of each and the largest difference between the two outputs.
+2. Long input: a 30-minute recording (dev-set files joined) enhanced by `audiodiff denoise` in a
+   child process: wall time, real-time factor and peak resident memory (ru_maxrss).
+
+Run: ``python benchmarks/enhance_speed.py [--model speech-enhance] [--minutes 30]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from audiodiff.audio import load_audio, save_audio
+from audiodiff.pipelines.enhance import Enhancer
+
+
+def dev_files(folder: Path, count: int, seconds: float, rate: int) -> list[torch.Tensor]:
+    files = sorted(folder.glob("*.wav"))[:count]
+    return [load_audio(f, sample_rate=rate, channels=1)[0][:, : int(seconds * rate)] for f in files]
+
+
+def batching(model: str, folder: Path, threads: int) -> list[str]:
+    torch.set_num_threads(threads)
+    enhancer = Enhancer(model, device="cpu", batch_size=32)
+    rate = enhancer.sample_rate
+    files = dev_files(folder, 32, 1.0, rate)
+    enhancer(files[0], rate)  # warm-up
+    start = time.perf_counter()
+    together = dict(enhancer.enhance_many([(i, f, rate) for i, f in enumerate(files)], seed=0))
+    batched = time.perf_counter() - start
+    start = time.perf_counter()
+    alone = [enhancer(f, rate, seed=0) for f in files]
+    single = time.perf_counter() - start
+    diff = max((together[i] - alone[i]).abs().max().item() for i in range(len(files)))
+    return [f"| 32 x 1 s files, one call (batch 32) | {batched:.2f} s |",
+            f"| 32 x 1 s files, 32 calls | {single:.2f} s |",
+            f"| speed-up | {single / batched:.2f}x |",
+            f"| largest output difference | {diff:.2e} |"]
+
+
+def long_file(model: str, folder: Path, minutes: float, threads: int) -> list[str]:
+    files = sorted(folder.glob("*.wav"))
+    rate = load_audio(files[0])[1]
+    pieces, total = [], 0
+    while total < minutes * 60 * rate:
+        wav = load_audio(files[len(pieces) % len(files)])[0]
+        pieces.append(wav)
+        total += wav.shape[-1]
+    with tempfile.TemporaryDirectory() as tmp:
+        src = save_audio(Path(tmp) / "long.wav", torch.cat(pieces, -1)[:, : int(minutes * 60 * rate)], rate)
+        del pieces
+        cmd = [sys.executable, "-m", "audiodiff.cli", "denoise", str(src), "-o", str(Path(tmp) / "out.wav"),
+               "--model", model, "--device", "cpu"]
+        start = time.perf_counter()
+        subprocess.run(cmd, check=True, env={**os.environ, "OMP_NUM_THREADS": str(threads)},
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wall = time.perf_counter() - start
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return [f"| {minutes:g}-minute recording: wall time | {wall:.0f} s |",
+            f"| real-time factor | {wall / (minutes * 60):.3f} |",
+            f"| peak resident memory | {peak_mb:.0f} MB |"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="speech-enhance")
+    parser.add_argument("--dev", type=Path, default=Path("data/corpus/dev/speech/noisy"))
+    parser.add_argument("--minutes", type=float, default=30.0)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "enhance_speed.md")
+    args = parser.parse_args()
+    lines = ["| measurement | value |", "|---|---|"]
+    lines += batching(args.model, args.dev, args.threads)
+    lines += long_file(args.model, args.dev, args.minutes, args.threads)
+    text = "\n".join(lines) + f"\n\n{args.threads} threads, CPU, `python benchmarks/enhance_speed.py`\n"
+    print(text)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
