@@ -87,26 +87,9 @@ def sample_dpmpp_2m(denoiser, x, sigmas, *, cond=None, generator=None, callback=
 
     ``x' = (sigma'/sigma) x + (1 - sigma'/sigma) D_2`` with
     ``D_2 = (1 + 1/(2r)) D_i - 1/(2r) D_{i-1}``, ``r = h_{i-1} / h_i``; first order on the first
-    step and on the last step to sigma = 0.
+    step and on the last step to sigma = 0. It is the ``eta = 0`` case of :func:`sample_dpmpp_2m_sde`.
     """
-    previous, h_previous = None, None
-    for i in range(len(sigmas) - 1):
-        sigma, sigma_next = sigmas[i], sigmas[i + 1]
-        denoised = _denoise(denoiser, x, sigma, cond)
-        if sigma_next == 0:
-            x = denoised
-        else:
-            h = torch.log(sigma / sigma_next)
-            blended = denoised
-            if previous is not None:
-                r = h_previous / h
-                blended = (1 + 1 / (2 * r)) * denoised - (1 / (2 * r)) * previous
-            ratio = sigma_next / sigma
-            x = ratio * x + (1 - ratio) * blended
-            h_previous = h
-        previous = denoised
-        _report(callback, i, sigmas, x, denoised)
-    return x
+    return sample_dpmpp_2m_sde(denoiser, x, sigmas, cond=cond, generator=generator, callback=callback, eta=0.0)
 
 
 @_register("dpmpp_2m_sde", 1)
