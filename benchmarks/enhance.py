@@ -327,7 +327,6 @@ def write_csv(path: Path, rows: list[dict]) -> None:
 
 
 def mean(values: list[float]) -> float:
-    values = [v for v in values if not math.isnan(v)]
     return sum(values) / len(values) if values else math.nan
 
 
@@ -405,9 +404,9 @@ def plot(rows: list[dict], systems: list[System], path: Path) -> None:
         ax.set_xlabel(f"NFE ({SOLVER})")
         ax.set_ylabel(LABELS[metric])
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=8)
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="center right", fontsize=8)
     fig.suptitle(f"Speech enhancement, dev set ({len({r['file'] for r in rows})} files)")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 0.86, 1))
     fig.savefig(path, dpi=120)
     plt.close(fig)
 

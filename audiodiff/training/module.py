@@ -10,7 +10,7 @@ import torch
 
 from audiodiff.diffusion.denoiser import EDMLoss
 from audiodiff.diffusion.noise import generators
-from audiodiff.diffusion.schedules import LogNormal
+from audiodiff.diffusion.schedules import LogNormal, LogUniform
 from audiodiff.hub import from_pretrained
 from audiodiff.metrics import SCORES
 from audiodiff.model import DiffusionModel
@@ -24,7 +24,10 @@ class EnhancementModule(L.LightningModule):
         init_from: fine-tune from a shipped name or a checkpoint folder (its config is used).
         learning_rate, weight_decay, warmup_steps: AdamW with a linear warm-up.
         ema_decay: decay of the exponential moving average of the weights (exported).
-        sigma_mean, sigma_std: training noise levels, ``ln sigma ~ N(mean, std^2)``.
+        sigma_distribution: ``lognormal`` (``ln sigma ~ N(sigma_mean, sigma_std^2)``, EDM's choice for
+            generation from scratch) or ``loguniform`` over the model's sampling range
+            ``[sigma_min, sigma_max]``, so that every level a few-step sampler visits, the first
+            (highest) above all, is trained as often as the others.
         val_steps: sampler steps in validation (None: the model's default).
         val_examples: validation files logged as audio and spectrogram images.
         val_metrics: ``speech`` (PESQ-WB, ESTOI, SI-SDR) or ``music`` (SI-SDR, log-spectral distance).
@@ -32,7 +35,8 @@ class EnhancementModule(L.LightningModule):
 
     def __init__(self, model: dict | None = None, init_from: str | None = None, learning_rate: float = 1e-3,
                  weight_decay: float = 0.0, warmup_steps: int = 200, ema_decay: float = 0.999,
-                 sigma_mean: float = -1.0, sigma_std: float = 1.4, val_steps: int | None = None,
+                 sigma_distribution: str = "lognormal", sigma_mean: float = -1.0, sigma_std: float = 1.4,
+                 val_steps: int | None = None,
                  val_examples: int = 2, val_metrics: str = "speech"):
         super().__init__()
         self.save_hyperparameters()
@@ -44,7 +48,12 @@ class EnhancementModule(L.LightningModule):
         else:
             raise ValueError("give a model config or init_from")
         self.ema = copy.deepcopy(self.model).requires_grad_(False).eval()
-        self.loss_fn = EDMLoss(LogNormal(sigma_mean, sigma_std))
+        sampling = self.model.config["sampling"]
+        distributions = {"lognormal": lambda: LogNormal(sigma_mean, sigma_std),
+                         "loguniform": lambda: LogUniform(sampling["sigma_min"], sampling["sigma_max"])}
+        if sigma_distribution not in distributions:
+            raise ValueError(f"sigma_distribution must be one of {sorted(distributions)}")
+        self.loss_fn = EDMLoss(distributions[sigma_distribution]())
 
     def _common_step(self, batch) -> torch.Tensor:
         noisy, clean = batch  # [B, 1, T] each
