@@ -70,6 +70,9 @@ def save_pretrained(model: DiffusionModel, folder: str | os.PathLike, card: str 
     folder.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().float().contiguous().cpu() for k, v in model.state_dict().items()}
     save_file(state, str(folder / WEIGHTS_NAME), metadata={"format": "pt"})
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(folder / WEIGHTS_NAME, 0o666 & ~umask)  # safetensors writes 0600
     (folder / CONFIG_NAME).write_text(json.dumps(model.config, indent=2) + "\n")
     if card is not None:
         (folder / CARD_NAME).write_text(card)

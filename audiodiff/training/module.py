@@ -20,8 +20,10 @@ class EnhancementModule(L.LightningModule):
     """Conditional diffusion on the representation of clean audio, given the noisy observation.
 
     Args:
-        model: a DiffusionModel config (see ``audiodiff.model``); ignored with ``init_from``.
-        init_from: fine-tune from a shipped name or a checkpoint folder (its config is used).
+        model: a DiffusionModel config (see ``audiodiff.model``).
+        init_from: fine-tune from a shipped name or a checkpoint folder: its weights, and its config
+            when ``model`` is not given (a given ``model`` may change e.g. the sample rate or the
+            sampler, not the tensor shapes).
         learning_rate, weight_decay, warmup_steps: AdamW with a linear warm-up.
         ema_decay: decay of the exponential moving average of the weights (exported).
         sigma_distribution: ``lognormal`` (``ln sigma ~ N(sigma_mean, sigma_std^2)``, EDM's choice for
@@ -40,8 +42,12 @@ class EnhancementModule(L.LightningModule):
                  val_examples: int = 2, val_metrics: str = "speech"):
         super().__init__()
         self.save_hyperparameters()
-        if init_from:
-            self.model = from_pretrained(init_from).train()
+        if init_from:  # weights (and, without a model config, the architecture) from a checkpoint
+            source = from_pretrained(init_from)
+            self.model = DiffusionModel(model) if model is not None else source
+            if model is not None:
+                self.model.load_state_dict(source.state_dict())
+            self.model.train()
             self.hparams.model = self.model.config
         elif model is not None:
             self.model = DiffusionModel(model)
