@@ -86,6 +86,13 @@ class BandSplitNet(ConditionedBackbone):
             ResidualBlock(channels, emb_dim, dilations[i % len(dilations)], dims=2) for i in range(blocks)
         )
         self.merge = nn.Conv2d(channels, out_channels * bands_factor, 1)
+        # the spatial condition (e.g. the noisy observation) also goes straight to the output, with a
+        # gain per output channel set by the noise level: the bands only have to learn a correction
+        self.cond_skip = nn.Conv2d(cond_channels, out_channels, 1) if cond_channels else None
+        self.skip_gain = nn.Linear(emb_dim, out_channels) if cond_channels else None
+        if self.skip_gain is not None:
+            nn.init.zeros_(self.skip_gain.weight)
+            nn.init.zeros_(self.skip_gain.bias)
 
     def forward(self, x, noise, spatial=None, global_emb=None):
         """``x`` ``[B, C, F, N]``, ``noise`` ``[B]`` -> ``[B, out_channels, F, N]``."""
@@ -98,8 +105,11 @@ class BandSplitNet(ConditionedBackbone):
         h = self.split(fold_bands(h, self.bands_factor).contiguous(memory_format=torch.channels_last))
         for block in self.blocks:
             h = block(h, emb)
-        h = unfold_bands(self.merge(h).contiguous(), self.bands_factor)
-        return h[:, :, :freq]
+        h = unfold_bands(self.merge(h).contiguous(), self.bands_factor)[:, :, :freq]
+        if self.cond_skip is not None:
+            gain = self.skip_gain(emb)[:, :, None, None]
+            h = h + gain * self.cond_skip(spatial.to(h.dtype))
+        return h
 
 
 def fold_bands(x: torch.Tensor, factor: int) -> torch.Tensor:
