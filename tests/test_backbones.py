@@ -19,14 +19,7 @@ from audiodiff.nn.backbones import BACKBONES
 TESTED: dict[str, type] = {}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors: one intra-op thread is faster, and far faster when the 2 cores are shared
-    (two OpenMP threads spinning against other processes slowed these tests ~5x)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def perturb(module: torch.nn.Module, seed: int = 0, std: float = 0.02) -> torch.nn.Module:

@@ -13,13 +13,7 @@ B, N = 2, 7
 SHAPE_TESTED = {"noisy", "mel", "mel_wave", "notes", "class", "composite"}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors: one intra-op thread is faster, above all when the 2 cores are shared."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def build(name, **args):
