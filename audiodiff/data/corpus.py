@@ -1,0 +1,164 @@
+"""Build the offline corpus: train/dev folders of speech, noise and music from Debian packages,
+plus fixed dev sets of noisy/clean pairs, and a manifest.
+
+Layout written under ``out``::
+
+    train/speech/*.wav          16 kHz mono          dev/speech/{noisy,clean}/*.wav + pairs.csv
+    train/noise/16000/*.wav     16 kHz mono          dev/music/{noisy,clean}/*.wav  + pairs.csv
+    train/noise/22050/*.wav     22.05 kHz mono
+    train/music/*.wav           22.05 kHz mono
+    (held-out sources for the dev pairs live in heldout/, never in train/)
+    manifest.json               every written file: id, package, kind, split, seconds
+
+Reserved sources (``reserved_sources.json``) are skipped by the source listings and checked again
+here before anything is written.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+from tqdm import tqdm
+
+from audiodiff.audio import AudioError, load_audio, save_audio
+from audiodiff.data.mixing import apply_mix, sample_mix_params
+from audiodiff.data.sources import Item, is_reserved, list_items, missing_packages
+
+SPEECH_RATE, MUSIC_RATE = 16_000, 22_050
+DEV_FRACTION = {"speech": 0.1, "noise": 0.2, "music": 0.2}
+SNR_BUCKETS = (-5.0, 0.0, 5.0, 10.0, 15.0)
+
+
+def group_key(item: Item) -> str:
+    """Items of one group go to the same split: a game level, or the file itself."""
+    if item.package == "fillets-ng-data-cs":
+        return item.id.split("/")[1]
+    return item.id
+
+
+def is_heldout(item: Item) -> bool:
+    """Stable split by a hash of the group key (independent of which other files exist)."""
+    digest = hashlib.sha1(group_key(item).encode()).digest()
+    return digest[0] / 256 < DEV_FRACTION[item.kind]
+
+
+def noise_kind(item_id: str) -> str:
+    if item_id.startswith("openttd-opensfx"):
+        return "field-recording"
+    name = item_id.split("/")[-1]
+    return "ambience" if name.startswith(("ambi_", "vinyl_", "misc_")) else "loop"
+
+
+def _safe_name(item_id: str) -> str:
+    return item_id.replace("/", "__").rsplit(".", 1)[0] + ".wav"
+
+
+def _check_not_reserved(item: Item) -> None:
+    if is_reserved(item.package, item.key or item.id.partition("/")[2]):
+        raise RuntimeError(f"refusing to write reserved source {item.id}")
+
+
+def write_items(items: list[Item], folder: Path, root: Path, sample_rate: int, split: str, manifest: list,
+                desc: str) -> list[Path]:
+    """Decode each item at ``sample_rate`` into ``folder`` (skipping files already there: a rerun
+    resumes); unreadable or silent items are reported and skipped. Manifest paths are relative to
+    ``root``."""
+    paths = []
+    folder.mkdir(parents=True, exist_ok=True)
+    for item in tqdm(items, desc=desc, unit="file"):
+        _check_not_reserved(item)
+        path = folder / _safe_name(item.id)
+        try:
+            wav = item.load(sample_rate) if not path.exists() else None
+        except AudioError as err:
+            print(f"skipped: {err}")
+            continue
+        if wav is not None:
+            if wav.abs().max() < 1e-4:
+                print(f"skipped: {item.id}: silent")
+                continue
+            save_audio(path, wav, sample_rate)
+        manifest.append({"id": item.id, "package": item.package, "kind": item.kind, "split": split,
+                         "sample_rate": sample_rate, "path": path.relative_to(root).as_posix(),
+                         "seconds": round(sf.info(str(path)).duration, 3)})
+        paths.append(path)
+    return paths
+
+
+def _load(path: Path) -> torch.Tensor:
+    return load_audio(path, channels=1)[0]
+
+
+def _segment(rng: np.random.Generator, files: list[Path], length: int) -> torch.Tensor:
+    """A ``[1, length]`` excerpt: consecutive random files joined until long enough, then cropped."""
+    pieces, total = [], 0
+    while total < length:
+        wav = _load(files[rng.integers(len(files))])
+        pieces.append(wav)
+        total += wav.shape[-1]
+    joined = torch.cat(pieces, dim=-1)
+    start = int(rng.integers(0, joined.shape[-1] - length + 1))
+    return joined[:, start : start + length]
+
+
+def write_dev_pairs(out: Path, clean_files: list[Path], noise_files: list[Path], count: int, seconds: float,
+                    sample_rate: int, seed: int, desc: str) -> None:
+    """Fixed noisy/clean pairs: SNR buckets cycle -5..15 dB, noise kinds cycle, 30% reverberant."""
+    if not clean_files or not noise_files:
+        return
+    by_kind: dict[str, list[Path]] = {}
+    for path in noise_files:
+        by_kind.setdefault(noise_kind(path.stem.replace("__", "/")), []).append(path)
+    kinds = sorted(by_kind)
+    rng = np.random.default_rng(seed)
+    length = int(seconds * sample_rate)
+    rows = []
+    for i in tqdm(range(count), desc=desc, unit="pair"):
+        kind = kinds[i % len(kinds)]
+        snr = SNR_BUCKETS[(i // len(kinds)) % len(SNR_BUCKETS)]
+        clean = _segment(rng, clean_files, length)
+        noise_path = by_kind[kind][rng.integers(len(by_kind[kind]))]
+        noise = _load(noise_path)
+        params = sample_mix_params(rng, snr_range=(snr, snr), noise_length=noise.shape[-1], reverb_probability=0.3)
+        noisy, target = apply_mix(clean, noise, params, sample_rate)
+        name = f"{i:04d}.wav"
+        save_audio(out / "noisy" / name, noisy, sample_rate)
+        save_audio(out / "clean" / name, target, sample_rate)
+        rows.append({"file": name, "snr_db": snr, "noise_kind": kind, "noise": noise_path.stem,
+                     "reverb": params.rir_seed is not None})
+    with open(out / "pairs.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def build_corpus(out: Path, prefix: Path = Path("/"), dev_speech: int = 150, dev_music: int = 40,
+                 seed: int = 0) -> dict:
+    """Build everything under ``out``; returns the manifest (also written to ``manifest.json``)."""
+    out, prefix = Path(out), Path(prefix)
+    missing = missing_packages(prefix)
+    if missing:
+        print(f"note: not found under {prefix}: {', '.join(missing)} (apt-get install them for the full corpus)")
+    manifest: list[dict] = []
+    written: dict[tuple[str, str, int], list[Path]] = {}
+    plan = [("speech", SPEECH_RATE), ("noise", SPEECH_RATE), ("noise", MUSIC_RATE), ("music", MUSIC_RATE)]
+    listed = {kind: list_items(prefix, kind) for kind in ("speech", "noise", "music")}
+    for kind, rate in plan:
+        for split in ("train", "heldout"):
+            items = [it for it in listed[kind] if is_heldout(it) == (split == "heldout")]
+            folder = out / split / kind / (str(rate) if kind == "noise" else "")
+            written[(kind, split, rate)] = write_items(items, folder, out, rate, split, manifest,
+                                                       f"{split} {kind} {rate} Hz")
+    write_dev_pairs(out / "dev" / "speech", written[("speech", "heldout", SPEECH_RATE)],
+                    written[("noise", "heldout", SPEECH_RATE)], dev_speech, 4.0, SPEECH_RATE, seed, "dev speech pairs")
+    write_dev_pairs(out / "dev" / "music", written[("music", "heldout", MUSIC_RATE)],
+                    written[("noise", "heldout", MUSIC_RATE)], dev_music, 6.0, MUSIC_RATE, seed + 1, "dev music pairs")
+    summary = {"prefix": str(prefix), "missing_packages": missing, "files": manifest}
+    (out / "manifest.json").write_text(json.dumps(summary, indent=1))
+    return summary

@@ -1,0 +1,137 @@
+"""Training and validation datasets for enhancement: on-the-fly mixtures and paired folders.
+
+Items are ``(noisy, clean)`` pairs of ``[1, T]`` float32 waveforms, already brought to a common
+level (noisy RMS 0.1, the same gain applied to the clean target), as the Enhancer does at inference.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from audiodiff.audio import AUDIO_EXTENSIONS, AudioError, level_gain, load_audio
+from audiodiff.data.mixing import apply_mix, sample_mix_params
+
+
+def audio_files(folder: str | Path) -> list[Path]:
+    """Audio files under ``folder`` (recursively), sorted."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise AudioError(f"{folder}: no such folder")
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS)
+    if not files:
+        raise AudioError(f"{folder}: no audio files ({', '.join(AUDIO_EXTENSIONS)})")
+    return files
+
+
+def coloured_noise(rng: np.random.Generator, length: int, slope_db: float) -> torch.Tensor:
+    """Gaussian noise ``[1, length]`` whose spectrum falls ``slope_db`` dB per octave (0: white, -3: pink)."""
+    white = np.fft.rfft(rng.standard_normal(length))
+    freqs = np.maximum(np.arange(len(white)), 1)
+    shaped = np.fft.irfft(white * freqs ** (slope_db / (20 * np.log10(2))), length)
+    return torch.tensor(shaped / (shaped.std() + 1e-8), dtype=torch.float32)[None]
+
+
+def normalize_pair(noisy: torch.Tensor, clean: torch.Tensor):
+    gain = level_gain(noisy)
+    return noisy * gain, clean * gain
+
+
+class MixtureDataset(Dataset):
+    """Clean speech or music mixed with noise on the fly, reproducible from ``seed`` and the index.
+
+    Args:
+        clean_dir, noise_dir: folders of mono files at ``sample_rate``.
+        segment_seconds: length of each pair (clean files are joined or cropped to fit).
+        snr_range, gain_range: uniform ranges in dB.
+        reverb_probability: share of pairs rendered in a simulated room.
+        length: pairs per epoch.
+        synthetic_noise_probability: share of pairs whose noise is coloured Gaussian noise
+            (spectral slope -6..+3 dB/octave) instead of a noise file.
+        babble_probability: share of pairs whose noise is babble: 3-6 other clean segments summed.
+    """
+
+    def __init__(self, clean_dir: str, noise_dir: str, sample_rate: int = 16_000, segment_seconds: float = 2.0,
+                 snr_range: tuple[float, float] = (-5.0, 15.0), gain_range: tuple[float, float] = (-30.0, -5.0),
+                 reverb_probability: float = 0.3, length: int = 10_000, seed: int = 0,
+                 synthetic_noise_probability: float = 0.15, babble_probability: float = 0.15):
+        self.clean_files, self.noise_files = audio_files(clean_dir), audio_files(noise_dir)
+        self.sample_rate, self.length, self.seed = sample_rate, length, seed
+        self.segment = int(segment_seconds * sample_rate)
+        self.snr_range, self.gain_range, self.reverb_probability = snr_range, gain_range, reverb_probability
+        self.synthetic_noise_probability, self.babble_probability = synthetic_noise_probability, babble_probability
+        self._cache: dict[Path, torch.Tensor] = {}
+
+    def __len__(self) -> int:
+        return self.length
+
+    def _load(self, path: Path) -> torch.Tensor:
+        if path not in self._cache:
+            self._cache[path] = load_audio(path, sample_rate=self.sample_rate, channels=1)[0]
+        return self._cache[path]
+
+    def _clean_segment(self, rng: np.random.Generator) -> torch.Tensor:
+        pieces, total = [], 0
+        while total < self.segment:
+            wav = self._load(self.clean_files[rng.integers(len(self.clean_files))])
+            pieces.append(wav)
+            total += wav.shape[-1]
+        joined = torch.cat(pieces, dim=-1)
+        start = int(rng.integers(0, joined.shape[-1] - self.segment + 1))
+        return joined[:, start : start + self.segment]
+
+    def _noise(self, rng: np.random.Generator) -> torch.Tensor:
+        choice = rng.random()
+        if choice < self.synthetic_noise_probability:
+            return coloured_noise(rng, self.segment, slope_db=float(rng.uniform(-6, 3)))
+        if choice < self.synthetic_noise_probability + self.babble_probability:
+            return sum(self._clean_segment(rng) for _ in range(int(rng.integers(3, 7))))
+        return self._load(self.noise_files[rng.integers(len(self.noise_files))])
+
+    def __getitem__(self, index: int):
+        rng = np.random.default_rng([self.seed, index])
+        clean = self._clean_segment(rng)
+        noise = self._noise(rng)
+        params = sample_mix_params(rng, self.snr_range, self.gain_range, self.reverb_probability, noise.shape[-1])
+        noisy, target = apply_mix(clean, noise, params, self.sample_rate)
+        return normalize_pair(noisy, target)
+
+
+class PairedFolders(Dataset):
+    """Noisy and clean files with the same relative names (VoiceBank-DEMAND layout:
+    ``noisy_testset_wav/p232_001.wav`` beside ``clean_testset_wav/p232_001.wav``).
+
+    ``segment_seconds=None`` returns whole files (batch size 1); otherwise a crop (random for
+    training, from the start when ``random_crop`` is False), zero-padded when short.
+    """
+
+    def __init__(self, noisy_dir: str, clean_dir: str, sample_rate: int = 16_000,
+                 segment_seconds: float | None = None, random_crop: bool = True, seed: int = 0):
+        self.noisy_files = audio_files(noisy_dir)
+        self.clean_dir, self.noisy_dir = Path(clean_dir), Path(noisy_dir)
+        for path in self.noisy_files:
+            if not (self.clean_dir / path.relative_to(self.noisy_dir)).is_file():
+                raise AudioError(f"{path}: no clean file {self.clean_dir / path.relative_to(self.noisy_dir)}")
+        self.sample_rate, self.random_crop, self.seed = sample_rate, random_crop, seed
+        self.segment = int(segment_seconds * sample_rate) if segment_seconds else None
+
+    def __len__(self) -> int:
+        return len(self.noisy_files)
+
+    def __getitem__(self, index: int):
+        path = self.noisy_files[index]
+        noisy = load_audio(path, self.sample_rate, channels=1)[0]
+        clean = load_audio(self.clean_dir / path.relative_to(self.noisy_dir), self.sample_rate, channels=1)[0]
+        length = min(noisy.shape[-1], clean.shape[-1])
+        noisy, clean = noisy[:, :length], clean[:, :length]
+        if self.segment:
+            start = 0
+            if self.random_crop and length > self.segment:
+                start = int(np.random.default_rng([self.seed, index]).integers(0, length - self.segment))
+            pad = max(0, start + self.segment - length)
+            noisy = torch.nn.functional.pad(noisy, (0, pad))[:, start : start + self.segment]
+            clean = torch.nn.functional.pad(clean, (0, pad))[:, start : start + self.segment]
+        return normalize_pair(noisy, clean)

@@ -1,0 +1,225 @@
+"""Offline audio sources: where the Debian packages put their audio, how to decode it, and which
+files are reserved for evaluation (never used for training or validation).
+
+Each source lists :class:`Item` records (a stable id, the package, a path, a loader). Roots are
+absolute paths under ``prefix`` (``/`` on a real system; a fixture tree in the tests).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import struct
+import subprocess
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from audiodiff.audio import AudioError, load_audio
+
+FILLETS_SOUND = "usr/share/games/fillets-ng/sound"
+FILLETS_MUSIC = "usr/share/games/fillets-ng/music"
+ALLISON = "usr/share/asterisk/sounds/en_US_f_Allison"
+MOH = "usr/share/asterisk/moh"
+OPENSFX = "usr/share/games/openttd/baseset/opensfx/opensfx.cat"
+SONIC_PI = "usr/share/sonic-pi/samples"
+SONIC_PI_NOISE_PREFIXES = ("ambi_", "misc_", "vinyl_", "loop_", "glitch_")
+
+# Debian packages the corpus builder reads (apt-get install ...); ffmpeg decodes G.722.
+DEBIAN_PACKAGES = {
+    "fillets-ng-data-cs": FILLETS_SOUND,
+    "asterisk-core-sounds-en-g722": ALLISON,
+    "asterisk-moh-opsound-g722": MOH,
+    "openttd-opensfx": OPENSFX,
+    "sonic-pi-samples": SONIC_PI,
+    "ffmpeg": "usr/bin/ffmpeg",
+}
+
+
+@dataclass(frozen=True)
+class Item:
+    """One source recording: ``id`` is stable and unique (``package/relative/path``)."""
+
+    id: str
+    package: str
+    kind: str  # speech | noise | music
+    load: Callable[[int], torch.Tensor]  # sample_rate -> mono [1, T]
+    key: str = ""  # what the reserved list names: path inside the package root, title or name
+
+
+@lru_cache(maxsize=1)
+def reserved_list() -> dict:
+    """The builder's own copy of ``shared/data/reserved_sources.json``."""
+    return json.loads(resources.files("audiodiff.data").joinpath("reserved_sources.json").read_text())
+
+
+def _reserved_entry(package_prefix: str) -> dict:
+    """The reserved-list entry of a package (matched on its exact name)."""
+    for entry in reserved_list()["reserved"]:
+        if entry["package"].split()[0] == package_prefix:
+            return entry
+    return {}
+
+
+def is_reserved(package: str, relative: str) -> bool:
+    """True if ``relative`` (path inside the package root, title or name) is reserved."""
+    entry = _reserved_entry(package)
+    if not entry:
+        return False
+    if entry.get("files") == "all":
+        return True
+    rel = relative.replace("\\", "/")
+    if isinstance(entry.get("files"), list):
+        return rel in entry["files"]
+    if "levels" in entry:
+        return rel.split("/")[0] in entry["levels"]
+    if "entries_by_title" in entry:
+        return rel in entry["entries_by_title"]
+    if "names" in entry:
+        return Path(rel).stem in entry["names"]
+    return False
+
+
+def _file_loader(path: Path) -> Callable[[int], torch.Tensor]:
+    def load(sample_rate: int) -> torch.Tensor:
+        return load_audio(path, sample_rate=sample_rate, channels=1)[0]
+
+    return load
+
+
+def decode_g722(path: Path, sample_rate: int) -> torch.Tensor:
+    """Decode a raw G.722 file (16 kHz) with ffmpeg to mono ``[1, T]`` float32."""
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        raise AudioError(f"{path}: decoding G.722 needs ffmpeg (apt-get install ffmpeg)")
+    cmd = [ffmpeg, "-v", "error", "-f", "g722", "-i", str(path), "-f", "f32le", "-ac", "1", "-ar", str(sample_rate), "-"]
+    done = subprocess.run(cmd, capture_output=True, check=False)
+    if done.returncode != 0 or not done.stdout:
+        raise AudioError(f"{path}: not decodable as G.722 ({done.stderr.decode(errors='replace').strip()})")
+    return torch.from_numpy(np.frombuffer(done.stdout, dtype=np.float32).copy())[None]
+
+
+def _g722_loader(path: Path) -> Callable[[int], torch.Tensor]:
+    return lambda sample_rate: decode_g722(path, sample_rate)
+
+
+def fillets_speech(prefix: Path) -> list[Item]:
+    """Czech game dialogue: ``<level>/cs/*.ogg`` of every non-reserved level."""
+    root = prefix / FILLETS_SOUND
+    items = []
+    for path in sorted(root.glob("*/cs/*.ogg")):
+        rel = path.relative_to(root).as_posix()
+        if not is_reserved("fillets-ng-data-cs", rel):
+            items.append(Item(f"fillets-ng-data-cs/{rel}", "fillets-ng-data-cs", "speech", _file_loader(path), rel))
+    return items
+
+
+def allison_speech(prefix: Path) -> list[Item]:
+    """Asterisk's English prompts (one female voice, G.722) minus the reserved files."""
+    root = prefix / ALLISON
+    items = []
+    for path in sorted(root.rglob("*.g722")):
+        rel = path.relative_to(root).as_posix()
+        if not is_reserved("asterisk-core-sounds-en-g722", rel):
+            items.append(Item(f"asterisk-core-sounds-en-g722/{rel}", "asterisk-core-sounds-en-g722", "speech",
+                              _g722_loader(path), rel))
+    return items
+
+
+def moh_music(prefix: Path) -> list[Item]:
+    """Asterisk music-on-hold tracks (G.722) minus the reserved ones."""
+    root = prefix / MOH
+    return [
+        Item(f"asterisk-moh-opsound-g722/{p.name}", "asterisk-moh-opsound-g722", "music", _g722_loader(p), p.name)
+        for p in sorted(root.glob("*.g722"))
+        if not is_reserved("asterisk-moh-opsound-g722", p.name)
+    ]
+
+
+def fillets_music(prefix: Path) -> list[Item]:
+    """The game's soundtrack (Ogg); not on the reserved list."""
+    root = prefix / FILLETS_MUSIC
+    return [Item(f"fillets-ng-data/music/{p.name}", "fillets-ng-data", "music", _file_loader(p), p.name)
+            for p in sorted(root.glob("*.ogg"))]
+
+
+def sonic_pi_noise(prefix: Path) -> list[Item]:
+    """Sonic Pi ambience, loops and textures (FLAC) minus the reserved names."""
+    root = prefix / SONIC_PI
+    return [
+        Item(f"sonic-pi-samples/{p.name}", "sonic-pi-samples", "noise", _file_loader(p), p.name)
+        for p in sorted(root.glob("*.flac"))
+        if p.name.startswith(SONIC_PI_NOISE_PREFIXES) and not is_reserved("sonic-pi-samples", p.name)
+    ]
+
+
+def read_cat(path: Path) -> list[tuple[str, bytes]]:
+    """Entries of an OpenTTD sound ``.cat``: ``(title, RIFF WAV bytes)``.
+
+    Layout: a table of little-endian ``(offset | 0x80000000, size)`` pairs (the first offset / 8
+    is the entry count); at each offset, a length byte, the NUL-terminated title, then the WAV.
+    """
+    data = path.read_bytes()
+    count = (struct.unpack_from("<I", data, 0)[0] & 0x7FFFFFFF) // 8
+    entries = []
+    for i in range(count):
+        offset, size = struct.unpack_from("<II", data, 8 * i)
+        offset &= 0x7FFFFFFF
+        name_len = data[offset]
+        title = data[offset + 1 : offset + 1 + name_len].rstrip(b"\0").decode("utf-8", errors="replace")
+        entries.append((title, data[offset + 1 + name_len : offset + size]))
+    return entries
+
+
+def opensfx_noise(prefix: Path) -> list[Item]:
+    """OpenSFX field recordings (RIFF WAVs inside one ``.cat``) minus the reserved titles."""
+    path = prefix / OPENSFX
+    if not path.is_file():
+        return []
+    items = []
+    for index, (title, wav) in enumerate(read_cat(path)):
+        if is_reserved("openttd-opensfx", title) or wav[:4] != b"RIFF":
+            continue
+        items.append(Item(f"openttd-opensfx/{index:02d}", "openttd-opensfx", "noise",
+                          _bytes_loader(wav, f"{path}#{index}"), title))
+    return items
+
+
+def _bytes_loader(wav: bytes, label: str) -> Callable[[int], torch.Tensor]:
+    def load(sample_rate: int) -> torch.Tensor:
+        import io
+
+        import soundfile as sf
+
+        from audiodiff.audio import resample
+
+        try:
+            data, rate = sf.read(io.BytesIO(wav), dtype="float32", always_2d=True)
+        except Exception as err:
+            raise AudioError(f"{label}: not an audio file (libsndfile: {err})") from None
+        return resample(torch.from_numpy(data.T.copy()).mean(0, keepdim=True), rate, sample_rate)
+
+    return load
+
+
+SOURCES = {
+    "speech": (fillets_speech, allison_speech),
+    "noise": (opensfx_noise, sonic_pi_noise),
+    "music": (moh_music, fillets_music),
+}
+
+
+def list_items(prefix: Path, kind: str) -> list[Item]:
+    """All non-reserved items of one kind found under ``prefix``."""
+    return [item for source in SOURCES[kind] for item in source(Path(prefix))]
+
+
+def missing_packages(prefix: Path) -> list[str]:
+    """Debian packages whose files are absent under ``prefix`` (ffmpeg: not on the PATH)."""
+    return [pkg for pkg, rel in DEBIAN_PACKAGES.items()
+            if not (shutil.which(pkg) if pkg == "ffmpeg" else (Path(prefix) / rel).exists())]
