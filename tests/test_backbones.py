@@ -233,6 +233,30 @@ class TestBandSplit(BackboneCommonTests):
         assert y.shape == x.shape
         torch.testing.assert_close(y, y_padded[:, :, :100], atol=1e-6, rtol=0)
 
+    def test_cond_mask_is_a_complex_gain_on_the_condition(self):
+        """With the trunk silenced and the mask half of the output fixed to (a, b) per bin, the
+        output is exactly (a + ib) times the complex condition, channel pair by channel pair."""
+        model = self.make(in_channels=4, out_channels=4, cond_channels=4, cond_mask=True)
+        factor = model.bands_factor
+        with torch.no_grad():
+            model.merge.weight.zero_()
+            bias = model.merge.bias.view(2 * 4, factor)  # unfolded: channel, bin within the band
+            bias.zero_()
+            bias[4:].copy_(torch.tensor([0.5, -2.0, 1.5, 0.25])[:, None])  # mask: re, im, re, im
+        x = self.example(2, 7, channels=4)
+        spatial = self.spatial_for(x, 4)
+        with torch.no_grad():
+            y = model(x, self.noise(2), spatial=spatial)
+        expected = []
+        for (a, b), pair in zip(((0.5, -2.0), (1.5, 0.25)), spatial.split(2, dim=1)):
+            re, im = pair[:, :1], pair[:, 1:]
+            expected += [a * re - b * im, a * im + b * re]
+        torch.testing.assert_close(y, torch.cat(expected, dim=1), atol=1e-6, rtol=0)
+
+    def test_cond_mask_needs_a_matching_complex_condition(self):
+        with pytest.raises(ValueError, match="cond_mask"):
+            self.make(cond_channels=3, cond_mask=True)
+
     def test_stereo_channels(self):
         model = self.make(in_channels=4, out_channels=4)
         x = self.example(2, 7, channels=4)

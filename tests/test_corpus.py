@@ -16,7 +16,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from audiodiff.data import sources
+from audiodiff.data import sources, tts
 from audiodiff.data.corpus import (
     DEV_FRACTION,
     SNR_BUCKETS,
@@ -90,6 +90,50 @@ def write_cat(path: Path, entries: list[tuple[str, bytes]]) -> None:
         offset += len(body)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(table + b"".join(bodies))
+
+
+LICENCE_TEXT = """Preamble. The licenses for most software are designed to take away your freedom to share it.
+Section 4 applies in 2007 only. Too short to read. YOU MUST NOT REMOVE THE NOTICE FROM ANY COPY OF IT.
+You may convey verbatim copies of the program as you receive it, in any medium, with this notice kept;
+the same sentence appears twice, and a program reads it once. The same sentence appears twice, and a
+program reads it once. Each voice should read some other sentence from this little licence text here.
+Every sentence that is long enough goes to the next voice in the fixed list of voices, round robin.
+"""
+LICENCE_SENTENCES = [
+    "The licenses for most software are designed to take away your freedom to share it.",
+    "You may convey verbatim copies of the program as you receive it, in any medium, with this notice kept;",
+    "the same sentence appears twice, and a program reads it once.",
+    "Each voice should read some other sentence from this little licence text here.",
+    "Every sentence that is long enough goes to the next voice in the fixed list of voices, round robin.",
+]
+
+# Stand-in for flite and text2wave: writes a tone whose length follows the text (flite: ``-t TEXT``;
+# text2wave: text on stdin), at 16 kHz, to the path after ``-o``; fails on the text "FAIL".
+FAKE_ENGINE = """#!{python}
+import sys, numpy as np, soundfile as sf
+args = sys.argv[1:]
+text = args[args.index("-t") + 1] if "-t" in args else sys.stdin.read()
+if "FAIL" in text:
+    sys.exit("cannot say that")
+t = np.arange(int(0.02 * len(text) * 16000)) / 16000
+sf.write(args[args.index("-o") + 1], (0.3 * np.sin(2 * np.pi * 220 * t)).astype("float32"), 16000)
+"""
+
+
+def write_licence(prefix: Path) -> None:
+    path = prefix / tts.LICENSES / "GPL-3"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(LICENCE_TEXT)
+
+
+def write_fake_engines(prefix: Path) -> None:
+    import sys
+
+    for rel in (tts.FLITE, tts.TEXT2WAVE):
+        path = prefix / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(FAKE_ENGINE.format(python=sys.executable))
+        path.chmod(0o755)
 
 
 def _pick(candidates, key, heldout: bool, count: int) -> list[str]:
@@ -204,6 +248,13 @@ def build_tree(prefix: Path) -> dict:
         item_id = f"fillets-ng-data/music/{name}.ogg"
         expected[item_id] = "heldout" if is_heldout(_music_item(name)) else "train"
 
+    # synthetic speech: a licence text, stand-in flite / text2wave programs, one Festival voice
+    write_licence(prefix)
+    write_fake_engines(prefix)
+    (prefix / tts.FESTIVAL_VOICES / "kal_diphone").mkdir(parents=True)
+    for uid, _, _, _ in tts.utterances(prefix):
+        expected[uid] = "train"
+
     return {"expected": expected, "reserved_ids": reserved_ids, "cat_titles": cat_titles,
             "heldout_levels": heldout_levels, "train_levels": train_levels}
 
@@ -279,6 +330,31 @@ def test_is_reserved_names():
 
 def test_is_reserved_unknown_package():
     assert not is_reserved("no-such-package", "bathroom/cs/x.ogg")
+
+
+def test_licence_sentences_keep_plain_sentences_once(tmp_path):
+    write_licence(tmp_path)
+    assert tts.license_sentences(tmp_path) == LICENCE_SENTENCES
+
+
+def test_tts_voices_read_different_sentences_and_only_installed_voices_speak(tmp_path):
+    write_licence(tmp_path)
+    assert tts.utterances(tmp_path) == []  # no engine installed
+    write_fake_engines(tmp_path)
+    (tmp_path / tts.FESTIVAL_VOICES / "ked_diphone").mkdir(parents=True)
+    spoken = tts.utterances(tmp_path)
+    voices = [uid.split("/")[1] for uid, _, _, _ in spoken]
+    # five sentences round robin over the six voices: the kal_diphone one is skipped (not installed)
+    assert voices == ["flite-kal16", "flite-awb", "flite-rms", "flite-slt"]
+    assert [text for _, _, text, _ in spoken] == LICENCE_SENTENCES[:4]
+    wav = spoken[1][3](16_000)
+    assert wav.shape == (1, int(0.02 * len(LICENCE_SENTENCES[1]) * 16_000))
+
+
+def test_tts_failure_is_an_audio_error_naming_the_voice(tmp_path):
+    write_fake_engines(tmp_path)
+    with pytest.raises(sources.AudioError, match="flite voice awb"):
+        tts.synthesise(tmp_path, "flite", "awb", "FAIL now", 16_000)
 
 
 def test_read_cat_parses_fixture(tmp_path):
@@ -411,6 +487,8 @@ def test_non_reserved_sources_appear(corpus):
     assert "sonic-pi-samples/loop_garzul.flac" in ids
     assert "sonic-pi-samples/bd_haus.flac" not in ids  # a drum hit, not noise
     assert not any("/en/" in i for i in ids)  # only the Czech dialogue
+    spoken = {i.split("/")[1] for i in ids if i.startswith("tts/")}
+    assert spoken == {"flite-kal16", "flite-awb", "flite-rms", "flite-slt", "festival-kal_diphone"}
     if FFMPEG:
         assert "asterisk-core-sounds-en-g722/hello-world.g722" in ids
         assert "asterisk-core-sounds-en-g722/digits/2.g722" in ids

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from audiodiff.audio import AudioError, load_audio
+from audiodiff.data import tts
 
 FILLETS_SOUND = "usr/share/games/fillets-ng/sound"
 FILLETS_MUSIC = "usr/share/games/fillets-ng/music"
@@ -38,6 +39,10 @@ DEBIAN_PACKAGES = {
     "openttd-opensfx": OPENSFX,
     "sonic-pi-samples": SONIC_PI,
     "ffmpeg": "usr/bin/ffmpeg",
+    "flite": tts.FLITE,
+    "festival": tts.TEXT2WAVE,
+    "festvox-kallpc16k": f"{tts.FESTIVAL_VOICES}/kal_diphone",
+    "festvox-kdlpc16k": f"{tts.FESTIVAL_VOICES}/ked_diphone",
 }
 
 
@@ -131,6 +136,11 @@ def allison_speech(prefix: Path) -> list[Item]:
     return items
 
 
+def tts_speech(prefix: Path) -> list[Item]:
+    """Synthetic English speech (flite and Festival voices reading licence texts): see ``tts``."""
+    return [Item(uid, package, "speech", load, text) for uid, package, text, load in tts.utterances(prefix)]
+
+
 def moh_music(prefix: Path) -> list[Item]:
     """Asterisk music-on-hold tracks (G.722) minus the reserved ones."""
     root = prefix / MOH
@@ -208,7 +218,7 @@ def _bytes_loader(wav: bytes, label: str) -> Callable[[int], torch.Tensor]:
 
 
 SOURCES = {
-    "speech": (fillets_speech, allison_speech),
+    "speech": (fillets_speech, allison_speech, tts_speech),
     "noise": (opensfx_noise, sonic_pi_noise),
     "music": (moh_music, fillets_music),
 }

@@ -72,27 +72,26 @@ class BandSplitNet(ConditionedBackbone):
         blocks: residual blocks at band resolution; dilations cycle through ``dilations``.
         dilations: time dilations of the residual blocks.
         emb_dim: size of the noise embedding.
+        cond_mask: when the spatial condition is a complex spectrogram laid out like ``x`` (the
+            noisy observation), also predict a complex mask per bin and frame and add ``mask * cond``
+            to the output: suppressing noise becomes a gain per bin, the way mask-based enhancers
+            work, instead of re-synthesising every coefficient.
     """
 
     def __init__(
         self, in_channels: int = 2, out_channels: int = 2, cond_channels: int = 0, global_dim: int = 0,
         channels: int = 96, bands_factor: int = 16, blocks: int = 6,
-        dilations: tuple[int, ...] = (1, 2, 4), emb_dim: int = 128,
+        dilations: tuple[int, ...] = (1, 2, 4), emb_dim: int = 128, cond_mask: bool = False,
     ):
         super().__init__(in_channels, cond_channels, global_dim, emb_dim)
-        self.bands_factor, self.out_channels = bands_factor, out_channels
+        if cond_mask and (cond_channels != out_channels or out_channels % 2):
+            raise ValueError("cond_mask needs a complex condition laid out like the output (real/imag channel pairs)")
+        self.bands_factor, self.out_channels, self.cond_mask = bands_factor, out_channels, cond_mask
         self.split = nn.Conv2d((in_channels + cond_channels) * bands_factor, channels, 1)
         self.blocks = nn.ModuleList(
             ResidualBlock(channels, emb_dim, dilations[i % len(dilations)], dims=2) for i in range(blocks)
         )
-        self.merge = nn.Conv2d(channels, out_channels * bands_factor, 1)
-        # the spatial condition (e.g. the noisy observation) also goes straight to the output, with a
-        # gain per output channel set by the noise level: the bands only have to learn a correction
-        self.cond_skip = nn.Conv2d(cond_channels, out_channels, 1) if cond_channels else None
-        self.skip_gain = nn.Linear(emb_dim, out_channels) if cond_channels else None
-        if self.skip_gain is not None:
-            nn.init.zeros_(self.skip_gain.weight)
-            nn.init.zeros_(self.skip_gain.bias)
+        self.merge = nn.Conv2d(channels, out_channels * (2 if cond_mask else 1) * bands_factor, 1)
 
     def forward(self, x, noise, spatial=None, global_emb=None):
         """``x`` ``[B, C, F, N]``, ``noise`` ``[B]`` -> ``[B, out_channels, F, N]``."""
@@ -106,10 +105,17 @@ class BandSplitNet(ConditionedBackbone):
         for block in self.blocks:
             h = block(h, emb)
         h = unfold_bands(self.merge(h).contiguous(), self.bands_factor)[:, :, :freq]
-        if self.cond_skip is not None:
-            gain = self.skip_gain(emb)[:, :, None, None]
-            h = h + gain * self.cond_skip(spatial.to(h.dtype))
+        if self.cond_mask:
+            h, mask = h.chunk(2, dim=1)
+            h = h + complex_multiply(mask, spatial.to(h.dtype))
         return h
+
+
+def complex_multiply(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Product of complex tensors stored as real/imag channel pairs ``[B, 2K, ...]``."""
+    ar, ai = a[:, 0::2], a[:, 1::2]
+    br, bi = b[:, 0::2], b[:, 1::2]
+    return torch.stack([ar * br - ai * bi, ar * bi + ai * br], dim=2).flatten(1, 2)
 
 
 def fold_bands(x: torch.Tensor, factor: int) -> torch.Tensor:

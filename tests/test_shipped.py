@@ -1,0 +1,53 @@
+"""The shipped checkpoints and the bundled examples `make demo` uses: every folder in checkpoints/
+loads from its config alone, has a model card, and enhances real audio into finite output of the
+input's shape; the demo's inputs and models exist."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import torch
+
+from audiodiff.audio import load_audio
+from audiodiff.hub import from_pretrained
+from audiodiff.pipelines.enhance import Enhancer
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = sorted(p.name for p in (ROOT / "checkpoints").iterdir() if (p / "config.json").is_file())
+CARD_SECTIONS = ("Data", "Training", "Metrics", "Limitations")
+EXAMPLE = {"speech-enhance": "examples/noisy_speech.flac", "music-enhance": "examples/noisy_music.flac"}
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def test_demo_inputs_and_models_exist():
+    makefile = (ROOT / "Makefile").read_text()
+    demo = makefile.split("\ndemo:", 1)[1].split("\n\n", 1)[0]
+    inputs = re.findall(r"denoise (\S+)", demo)
+    models = re.findall(r"--model (\S+)", demo)
+    assert inputs and len(inputs) == len(models)
+    for path in inputs:
+        assert (ROOT / path).is_file(), path
+    for name in models:
+        assert name in SHIPPED, f"make demo uses {name}, which is not in checkpoints/"
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_model_card_has_the_sections_users_need(name):
+    card = (ROOT / "checkpoints" / name / "README.md").read_text()
+    for section in CARD_SECTIONS:
+        assert re.search(rf"^## {section}", card, re.M), f"{name}: model card lacks '## {section}'"
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_checkpoint_enhances_real_audio(name):
+    model = from_pretrained(name)
+    assert model.config["sampling"]["steps"] <= 8
+    audio, rate = load_audio(ROOT / EXAMPLE[model.config["task"]])
+    clip = audio[:, : int(1.5 * rate)]
+    enhanced = Enhancer(model, device="cpu")(clip, rate)
+    assert enhanced.shape == clip.shape
+    assert torch.isfinite(enhanced).all()
+    assert 0 < enhanced.abs().max() < 4 * clip.abs().max()
