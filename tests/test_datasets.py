@@ -331,3 +331,25 @@ def test_paired_folders_missing_clean(tmp_path):
     with pytest.raises(AudioError, match="no clean file") as err:
         PairedFolders(str(noisy_dir), str(clean_dir), RATE)
     assert str(clean_dir / "sub" / "lost.wav") in str(err.value)
+
+
+def test_click_noise_is_sparse_and_reproducible():
+    a = datasets.click_noise(np.random.default_rng(3), 16_000, 16_000)
+    b = datasets.click_noise(np.random.default_rng(3), 16_000, 16_000)
+    assert a.shape == (1, 16_000) and torch.equal(a, b)
+    assert a.std().item() == pytest.approx(1.0, rel=1e-3)
+    # impulsive: most samples near zero, a few large (Gaussian noise has kurtosis 3)
+    kurtosis = (a.pow(4).mean() / a.pow(2).mean().pow(2)).item()
+    assert kurtosis > 10
+    assert (a.abs() < 1e-6).float().mean().item() > 0.3
+
+
+def test_mixture_dataset_clicks(mix_dirs, monkeypatch):
+    calls = _spy_coloured(monkeypatch)
+    ds = _dataset(mix_dirs, synthetic_noise_probability=0.0, babble_probability=0.0, click_probability=1.0)
+    for i in range(4):
+        noisy, clean = ds[i]
+        assert noisy.shape == clean.shape == (1, ds.segment)
+        assert not torch.allclose(noisy, clean)
+    assert not calls
+    assert not set(audio_files(mix_dirs[1])) & set(ds._cache)  # clicks replace the noise files

@@ -35,6 +35,20 @@ def coloured_noise(rng: np.random.Generator, length: int, slope_db: float) -> to
     return torch.tensor(shaped / (shaped.std() + 1e-8), dtype=torch.float32)[None]
 
 
+def click_noise(rng: np.random.Generator, length: int, sample_rate: int) -> torch.Tensor:
+    """Impulsive noise ``[1, length]`` like typing or handling: short noise bursts (2-15 ms,
+    exponentially decaying, each with its own brightness and level) at 2-15 random instants per second."""
+    out = np.zeros(length)
+    count = rng.poisson(rng.uniform(2, 15) * length / sample_rate)
+    for start in rng.integers(0, length, size=count):
+        size = int(rng.uniform(0.002, 0.015) * sample_rate)
+        burst = rng.standard_normal(size) * np.exp(-np.arange(size) / (0.25 * size))
+        burst = np.diff(burst, prepend=0.0) if rng.random() < 0.5 else burst  # brighter or duller clicks
+        stop = min(length, start + size)
+        out[start:stop] += rng.uniform(0.1, 1.0) * burst[: stop - start]
+    return torch.tensor(out / (out.std() + 1e-8), dtype=torch.float32)[None]
+
+
 def normalize_pair(noisy: torch.Tensor, clean: torch.Tensor):
     gain = level_gain(noisy)
     return noisy * gain, clean * gain
@@ -52,17 +66,20 @@ class MixtureDataset(Dataset):
         synthetic_noise_probability: share of pairs whose noise is coloured Gaussian noise
             (spectral slope -6..+3 dB/octave) instead of a noise file.
         babble_probability: share of pairs whose noise is babble: 3-6 other clean segments summed.
+        click_probability: share of pairs whose noise is impulsive (:func:`click_noise`).
     """
 
     def __init__(self, clean_dir: str, noise_dir: str, sample_rate: int = 16_000, segment_seconds: float = 2.0,
                  snr_range: tuple[float, float] = (-5.0, 15.0), gain_range: tuple[float, float] = (-30.0, -5.0),
                  reverb_probability: float = 0.3, length: int = 10_000, seed: int = 0,
-                 synthetic_noise_probability: float = 0.15, babble_probability: float = 0.15):
+                 synthetic_noise_probability: float = 0.15, babble_probability: float = 0.15,
+                 click_probability: float = 0.0):
         self.clean_files, self.noise_files = audio_files(clean_dir), audio_files(noise_dir)
         self.sample_rate, self.length, self.seed = sample_rate, length, seed
         self.segment = int(segment_seconds * sample_rate)
         self.snr_range, self.gain_range, self.reverb_probability = snr_range, gain_range, reverb_probability
         self.synthetic_noise_probability, self.babble_probability = synthetic_noise_probability, babble_probability
+        self.click_probability = click_probability
         self._cache: dict[Path, torch.Tensor] = {}
 
     def __len__(self) -> int:
@@ -87,8 +104,11 @@ class MixtureDataset(Dataset):
         choice = rng.random()
         if choice < self.synthetic_noise_probability:
             return coloured_noise(rng, self.segment, slope_db=float(rng.uniform(-6, 3)))
-        if choice < self.synthetic_noise_probability + self.babble_probability:
+        choice -= self.synthetic_noise_probability
+        if choice < self.babble_probability:
             return sum(self._clean_segment(rng) for _ in range(int(rng.integers(3, 7))))
+        if choice - self.babble_probability < self.click_probability:
+            return click_noise(rng, self.segment, self.sample_rate)
         return self._load(self.noise_files[rng.integers(len(self.noise_files))])
 
     def __getitem__(self, index: int):
