@@ -28,6 +28,10 @@ def configure(parser):
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="where the model runs")
     parser.add_argument("--plot", action="store_true", help="also write a noisy-vs-enhanced spectrogram PNG per file")
     parser.add_argument("--overwrite", action="store_true", help="redo files whose output exists (default: skip them)")
+    parser.add_argument("--devices", type=int, default=1,
+                        help="processes per node (GPUs, or CPU processes without CUDA); above 1, each takes a "
+                             "disjoint shard of the files (Lightning predict loop, DDP)")
+    parser.add_argument("--num-nodes", type=int, default=1, help="nodes of a torchrun or SLURM launch")
 
 
 def collect_inputs(inputs: list[str]) -> list[tuple[Path, Path]]:
@@ -59,8 +63,11 @@ def denoise(args) -> int:
     todo = [(src, dst) for src, dst in jobs if args.overwrite or not dst.exists()]
     if len(todo) < len(jobs):
         print(f"skipping {len(jobs) - len(todo)} file(s) already enhanced (use --overwrite to redo them)")
-    enhancer = Enhancer(args.model, device=args.device, steps=args.steps, solver=args.solver,
-                        chunk_seconds=args.chunk_seconds, batch_size=args.batch_size)
+    enhancer = Enhancer(args.model, device="cpu" if args.devices * args.num_nodes > 1 else args.device,
+                        steps=args.steps, solver=args.solver, chunk_seconds=args.chunk_seconds,
+                        batch_size=args.batch_size)
+    if args.devices * args.num_nodes > 1:
+        return _denoise_distributed(args, todo, enhancer)
     failures: list[str] = []
     hop = enhancer.chunk - enhancer.overlap
 
@@ -93,6 +100,23 @@ def denoise(args) -> int:
             save_spectrograms(dst.with_suffix(".png"), {"noisy": noisy[0], "enhanced": enhanced[0]}, rate)
         written += 1
     bar.close()
+    return _report(args, written, failures)
+
+
+def _denoise_distributed(args, todo, enhancer) -> int:
+    from audiodiff.pipelines.distributed import denoise_distributed
+
+    accelerator = {"auto": "auto", "cpu": "cpu", "cuda": "gpu"}[args.device]
+    result = denoise_distributed(todo, enhancer, args.devices, args.num_nodes, accelerator, seed=args.seed,
+                                 plot=args.plot, subtype=_subtype)
+    if result is None:  # not rank 0: rank 0 reports for everyone
+        return 0
+    per_rank, failures = result
+    print(f"{len(per_rank)} processes enhanced " + " + ".join(str(len(w)) for w in per_rank) + " file(s)")
+    return _report(args, sum(len(w) for w in per_rank), failures)
+
+
+def _report(args, written: int, failures: list[str]) -> int:
     where = Path(args.output)
     plots = f" (spectrogram: {where.with_suffix('.png')})" if where.suffix else " (spectrogram PNGs beside them)"
     print(f"enhanced {written} file(s) -> {where}" + (plots if args.plot else ""))
