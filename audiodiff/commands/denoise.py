@@ -60,6 +60,9 @@ def denoise(args) -> int:
     from audiodiff.pipelines.enhance import Enhancer
 
     jobs = output_paths(collect_inputs(args.inputs), Path(args.output))
+    for _, dst in jobs:  # temporary files a killed run left behind (outputs are only ever renamed in)
+        for stale in dst.parent.glob(f".{glob.escape(dst.name)}.*.part"):
+            stale.unlink(missing_ok=True)
     todo = [(src, dst) for src, dst in jobs if args.overwrite or not dst.exists()]
     if len(todo) < len(jobs):
         print(f"skipping {len(jobs) - len(todo)} file(s) already enhanced (use --overwrite to redo them)")

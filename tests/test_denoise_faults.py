@@ -1,0 +1,89 @@
+"""`audiodiff denoise` killed with SIGKILL midway: no partial output file is left under an output
+name, and a rerun finishes the rest without redoing the files that were already written."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import soundfile as sf
+import torch
+
+from audiodiff.hub import save_pretrained
+from audiodiff.model import DiffusionModel
+
+REPO = Path(__file__).resolve().parents[1]
+# full-size network (random weights): slow enough on one thread that the kill lands mid-run
+CONFIG = {
+    "task": "speech-enhance",
+    "representation": {"name": "complex_spec", "args": {"scale": 1.0}},
+    "head": {"name": "noisy", "args": {"channels": 2}},
+    "backbone": {"name": "bandsplit", "args": {"in_channels": 2, "out_channels": 2, "channels": 96, "blocks": 8,
+                                               "cond_mask": True}},
+    "sigma_data": 0.45,
+    "sampling": {"solver": "dpmpp_2m", "steps": 2, "sigma_min": 0.01, "sigma_max": 10.0},
+}
+FILES, SECONDS = 8, 12.0
+
+
+def _denoise(inputs: Path, out: Path, ckpt: Path, **kw):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    cmd = [sys.executable, "-m", "audiodiff.cli", "denoise", str(inputs), "-o", str(out), "--model", str(ckpt),
+           "--device", "cpu"]
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+
+
+def test_killed_denoise_leaves_no_partial_output_and_a_rerun_finishes_the_rest(tmp_path):
+    torch.manual_seed(0)
+    ckpt = save_pretrained(DiffusionModel(CONFIG), tmp_path / "model")
+    inputs, out = tmp_path / "in", tmp_path / "out"
+    inputs.mkdir()
+    g = torch.Generator().manual_seed(0)
+    for i in range(FILES):
+        sf.write(str(inputs / f"f{i}.wav"), (0.1 * torch.randn(int(SECONDS * 16_000), generator=g)).numpy(), 16_000)
+
+    run = _denoise(inputs, out, ckpt, start_new_session=True)
+    deadline = time.time() + 600
+    while not list(out.glob("*.wav")) and run.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    os.killpg(run.pid, signal.SIGKILL)
+    run.communicate()
+    finished = {p.name: p.stat().st_mtime_ns for p in out.glob("*.wav")}
+    assert 1 <= len(finished) < FILES, "the kill should land after the first file and before the last"
+    for name in finished:  # whatever carries an output name is complete
+        data, rate = sf.read(str(out / name))
+        assert rate == 16_000 and data.shape == (int(SECONDS * 16_000),)
+    # a killed save can only leave a hidden temporary file, never a truncated output
+
+    rerun = _denoise(inputs, out, ckpt)
+    stdout, stderr = rerun.communicate(timeout=900)
+    assert rerun.returncode == 0, stderr[-3000:]
+    assert f"skipping {len(finished)} file(s) already enhanced" in stdout
+    assert f"enhanced {FILES - len(finished)} file(s)" in stdout
+    assert sorted(p.name for p in out.glob("*.wav")) == sorted(f"f{i}.wav" for i in range(FILES))
+    for name, mtime in finished.items():
+        assert (out / name).stat().st_mtime_ns == mtime, f"{name} was redone"
+    assert not list(out.glob(".*.part")), "temporary files of the killed run were not cleaned up"
+
+
+def test_rerun_removes_temporary_files_of_a_killed_save(tmp_path, one_thread):
+    from audiodiff.cli import main
+
+    tiny = {**CONFIG, "backbone": {"name": "bandsplit", "args": {**CONFIG["backbone"]["args"], "channels": 16,
+                                                                   "blocks": 1}}}
+    ckpt = save_pretrained(DiffusionModel(tiny), tmp_path / "model")
+    (tmp_path / "in").mkdir()
+    sf.write(str(tmp_path / "in" / "a.wav"), (0.1 * torch.randn(8000)).numpy(), 16_000)
+    out = tmp_path / "out"
+    out.mkdir()
+    stale = out / ".a.wav.0123456789ab.part"
+    stale.write_bytes(b"RIFF half a file")
+    other = out / ".notes.txt.part"  # not one of this run's outputs: left alone
+    other.write_bytes(b"x")
+    assert main(["denoise", str(tmp_path / "in"), "-o", str(out), "--model", str(ckpt), "--device", "cpu"]) == 0
+    assert not stale.exists() and other.exists()
+    assert (out / "a.wav").is_file()
