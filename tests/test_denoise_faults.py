@@ -87,3 +87,16 @@ def test_rerun_removes_temporary_files_of_a_killed_save(tmp_path, one_thread):
     assert main(["denoise", str(tmp_path / "in"), "-o", str(out), "--model", str(ckpt), "--device", "cpu"]) == 0
     assert not stale.exists() and other.exists()
     assert (out / "a.wav").is_file()
+
+
+def test_output_names_cannot_leave_the_output_folder(tmp_path):
+    import pytest
+
+    from audiodiff.commands.denoise import output_paths
+
+    out = tmp_path / "out"
+    ok = output_paths([(Path("a.wav"), Path("sub/a.wav")), (Path("b.wav"), Path("b.wav"))], out)
+    assert [dst for _, dst in ok] == [out / "sub/a.wav", out / "b.wav"]
+    for bad in (Path("../escape.wav"), Path("sub/../../escape.wav"), Path("/etc/escape.wav")):
+        with pytest.raises(ValueError, match="outside"):
+            output_paths([(Path("x.wav"), bad), (Path("y.wav"), Path("y.wav"))], out)

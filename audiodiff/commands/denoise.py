@@ -51,8 +51,16 @@ def collect_inputs(inputs: list[str]) -> list[tuple[Path, Path]]:
 
 
 def output_paths(pairs, output: Path) -> list[tuple[Path, Path]]:
+    """``(input, output file)``: ``output`` itself for one input and an audio-file name, else
+    ``output / relative name``; a relative name that would leave ``output`` is refused."""
     single_file = len(pairs) == 1 and output.suffix.lower() in AUDIO_EXTENSIONS
-    return [(src, output if single_file else output / rel) for src, rel in pairs]
+    if single_file:
+        return [(pairs[0][0], output)]
+    root = output.resolve()
+    for src, rel in pairs:
+        if not (output / rel).resolve().is_relative_to(root):
+            raise ValueError(f"{src}: its output name {rel} would be written outside {output}")
+    return [(src, output / rel) for src, rel in pairs]
 
 
 @verb("denoise", "enhance noisy recordings (speech or music) with a diffusion model", configure)
