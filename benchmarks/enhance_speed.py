@@ -11,9 +11,6 @@ Run: ``python benchmarks/enhance_speed.py [--model speech-enhance] [--minutes 30
 from __future__ import annotations
 
 import argparse
-import os
-import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -21,8 +18,11 @@ from pathlib import Path
 
 import torch
 
-from audiodiff.audio import load_audio, save_audio
+from audiodiff.audio import load_audio
 from audiodiff.pipelines.enhance import Enhancer
+
+sys.path.insert(0, str(Path(__file__).parent))
+from scale import long_recording, timed_denoise  # noqa: E402
 
 
 def dev_files(folder: Path, count: int, seconds: float, rate: int) -> list[torch.Tensor]:
@@ -50,23 +50,9 @@ def batching(model: str, folder: Path, threads: int) -> list[str]:
 
 
 def long_file(model: str, folder: Path, minutes: float, threads: int) -> list[str]:
-    files = sorted(folder.glob("*.wav"))
-    rate = load_audio(files[0])[1]
-    pieces, total = [], 0
-    while total < minutes * 60 * rate:
-        wav = load_audio(files[len(pieces) % len(files)])[0]
-        pieces.append(wav)
-        total += wav.shape[-1]
     with tempfile.TemporaryDirectory() as tmp:
-        src = save_audio(Path(tmp) / "long.wav", torch.cat(pieces, -1)[:, : int(minutes * 60 * rate)], rate)
-        del pieces
-        cmd = [sys.executable, "-m", "audiodiff.cli", "denoise", str(src), "-o", str(Path(tmp) / "out.wav"),
-               "--model", model, "--device", "cpu"]
-        start = time.perf_counter()
-        subprocess.run(cmd, check=True, env={**os.environ, "OMP_NUM_THREADS": str(threads)},
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wall = time.perf_counter() - start
-    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        src = long_recording(folder, minutes, Path(tmp) / "long.wav")
+        wall, peak_mb = timed_denoise(src, Path(tmp) / "out.wav", model, threads)
     return [f"| {minutes:g}-minute recording: wall time | {wall:.0f} s |",
             f"| real-time factor | {wall / (minutes * 60):.3f} |",
             f"| peak resident memory | {peak_mb:.0f} MB |"]
