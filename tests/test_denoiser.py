@@ -130,6 +130,10 @@ def test_sigma_distributions_have_their_parameters():
     assert abs(ln.mean() + 1.2) < 0.05 and abs(ln.std() - 1.2) < 0.05
     lu = LogUniform(0.01, 100.0).sample(20000, generator=torch.Generator().manual_seed(0))
     assert lu.min() >= 0.01 and lu.max() <= 100.0 and abs(lu.log().mean()) < 0.1
+    top = LogUniform(0.01, 10.0, top_share=0.4).sample(20000, generator=torch.Generator().manual_seed(0))
+    assert abs((top == 10.0).float().mean().item() - 0.4) < 0.02
+    rest = top[top < 10.0].log()
+    assert top.min() >= 0.01 and abs(rest.mean().item() - (math.log(0.01) + math.log(10.0)) / 2) < 0.1
 
 
 def test_per_item_generators_make_noise_independent_of_the_batch():

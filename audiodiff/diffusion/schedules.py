@@ -58,13 +58,20 @@ class LogNormal:
 
 @dataclass(frozen=True)
 class LogUniform:
-    """Training noise levels uniform in ``log sigma`` over ``[sigma_min, sigma_max]``."""
+    """Training noise levels uniform in ``log sigma`` over ``[sigma_min, sigma_max]``; a share
+    ``top_share`` of them exactly ``sigma_max`` instead (the level of a sampler's first step, where
+    a one-step sample is the posterior mean)."""
 
     sigma_min: float = 0.002
     sigma_max: float = 80.0
+    top_share: float = 0.0
 
     def sample(self, batch: int, generator=None, device=None) -> torch.Tensor:
         """Draw ``[batch]`` sigmas."""
         u = torch.rand((batch,), generator=generator, device=device)
         lo, hi = math.log(self.sigma_min), math.log(self.sigma_max)
-        return (lo + u * (hi - lo)).exp()
+        sigma = (lo + u * (hi - lo)).exp()
+        if self.top_share > 0:
+            top = torch.rand((batch,), generator=generator, device=device) < self.top_share
+            sigma = torch.where(top, torch.full_like(sigma, self.sigma_max), sigma)
+        return sigma

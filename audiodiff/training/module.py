@@ -30,6 +30,9 @@ class EnhancementModule(L.LightningModule):
             generation from scratch) or ``loguniform`` over the model's sampling range
             ``[sigma_min, sigma_max]``, so that every level a few-step sampler visits, the first
             (highest) above all, is trained as often as the others.
+        sigma_top_share: with ``loguniform``, the share of training noise levels set to exactly
+            ``sigma_max``: the level of the first sampler step, where a one-step sample is the
+            posterior mean (the default one-step enhancement).
         val_steps: sampler steps in validation (None: the model's default).
         val_examples: validation files logged as audio and spectrogram images.
         val_metrics: ``speech`` (PESQ-WB, ESTOI, SI-SDR) or ``music`` (SI-SDR, log-spectral distance).
@@ -38,7 +41,7 @@ class EnhancementModule(L.LightningModule):
     def __init__(self, model: dict | None = None, init_from: str | None = None, learning_rate: float = 1e-3,
                  weight_decay: float = 0.0, warmup_steps: int = 200, ema_decay: float = 0.999,
                  sigma_distribution: str = "lognormal", sigma_mean: float = -1.0, sigma_std: float = 1.4,
-                 val_steps: int | None = None,
+                 sigma_top_share: float = 0.0, val_steps: int | None = None,
                  val_examples: int = 2, val_metrics: str = "speech"):
         super().__init__()
         self.save_hyperparameters()
@@ -56,7 +59,8 @@ class EnhancementModule(L.LightningModule):
         self.ema = copy.deepcopy(self.model).requires_grad_(False).eval()
         sampling = self.model.config["sampling"]
         distributions = {"lognormal": lambda: LogNormal(sigma_mean, sigma_std),
-                         "loguniform": lambda: LogUniform(sampling["sigma_min"], sampling["sigma_max"])}
+                         "loguniform": lambda: LogUniform(sampling["sigma_min"], sampling["sigma_max"],
+                                                                 sigma_top_share)}
         if sigma_distribution not in distributions:
             raise ValueError(f"sigma_distribution must be one of {sorted(distributions)}")
         self.loss_fn = EDMLoss(distributions[sigma_distribution]())
