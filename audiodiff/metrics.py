@@ -62,3 +62,65 @@ def music_scores(estimate: torch.Tensor, reference: torch.Tensor, sample_rate: i
 
 
 SCORES = {"speech": speech_scores, "music": music_scores}
+
+
+# ----------------------------------------------------------------------------- synthesis (vocoders)
+
+MRSTFT_RESOLUTIONS = ((512, 128, 512), (1024, 256, 1024), (2048, 512, 2048))  # (n_fft, hop, window)
+
+
+def _magnitude(x: torch.Tensor, n_fft: int, hop: int, win: int) -> torch.Tensor:
+    window = torch.hann_window(win, device=x.device)
+    return torch.stft(x.reshape(-1, x.shape[-1]), n_fft, hop, win, window, return_complex=True).abs()
+
+
+def mrstft_distance(estimate: torch.Tensor, reference: torch.Tensor) -> float:
+    """Multi-resolution STFT distance (Yamamoto et al. 2020): spectral convergence plus mean absolute
+    log-magnitude difference, averaged over three resolutions (lower is better)."""
+    total = 0.0
+    for n_fft, hop, win in MRSTFT_RESOLUTIONS:
+        est, ref = _magnitude(estimate, n_fft, hop, win), _magnitude(reference, n_fft, hop, win)
+        convergence = (est - ref).norm() / ref.norm().clamp_min(1e-8)
+        log_mag = (est.clamp_min(1e-7).log() - ref.clamp_min(1e-7).log()).abs().mean()
+        total += (convergence + log_mag).item()
+    return total / len(MRSTFT_RESOLUTIONS)
+
+
+def log_mel_distance(estimate: torch.Tensor, reference: torch.Tensor, sample_rate: int, n_mels: int = 80) -> float:
+    """Mean absolute difference of the log-mel spectra in dB (1024-point frames, hop 256)."""
+    import torchaudio
+
+    mel = torchaudio.transforms.MelSpectrogram(sample_rate, n_fft=1024, hop_length=256, n_mels=n_mels, power=2.0)
+    est, ref = (10 * torch.log10(mel(x.reshape(-1, x.shape[-1])).clamp_min(1e-10)) for x in (estimate, reference))
+    return (est - ref).abs().mean().item()
+
+
+def f0_errors(estimate: torch.Tensor, reference: torch.Tensor, sample_rate: int) -> dict[str, float]:
+    """``{"f0_rmse": Hz over frames voiced in both, "vuv_error": share of frames whose voicing
+    differs}`` from librosa's pYIN (65-400 Hz, 1024-sample frames at 16 kHz)."""
+    import librosa
+    import numpy as np
+
+    def track(x):
+        f0, voiced, _ = librosa.pyin(x.reshape(-1).double().numpy(), fmin=65.0, fmax=400.0, sr=sample_rate,
+                                     frame_length=1024 * sample_rate // 16_000)
+        return f0, voiced
+
+    f_est, v_est = track(estimate)
+    f_ref, v_ref = track(reference)
+    frames = min(len(f_est), len(f_ref))
+    f_est, v_est, f_ref, v_ref = f_est[:frames], v_est[:frames], f_ref[:frames], v_ref[:frames]
+    both = v_est & v_ref
+    rmse = float(np.sqrt(np.mean((f_est[both] - f_ref[both]) ** 2))) if both.any() else float("nan")
+    return {"f0_rmse": rmse, "vuv_error": float(np.mean(v_est != v_ref))}
+
+
+def synthesis_scores(estimate: torch.Tensor, reference: torch.Tensor, sample_rate: int) -> dict[str, float]:
+    """Vocoder scores for one pair of ``[T]`` waveforms: PESQ-WB, log-mel and multi-resolution STFT
+    distances, F0 RMSE and voicing error."""
+    return {"pesq": pesq_wb(estimate, reference, sample_rate),
+            "log_mel": log_mel_distance(estimate, reference, sample_rate),
+            "mrstft": mrstft_distance(estimate, reference), **f0_errors(estimate, reference, sample_rate)}
+
+
+SCORES["synthesis"] = synthesis_scores
