@@ -99,7 +99,10 @@ def denoise(args) -> int:
             except AudioError as err:
                 failures.append(str(err))
                 continue
-            yield (src, dst, wav), wav, rate
+            # handed over without a reference left in this frame (the input is kept only to plot it)
+            box = [((src, dst, wav if args.plot else None), wav, rate)]
+            del wav
+            yield box.pop()
 
     written = 0
     for (src, dst, noisy), enhanced in enhancer.enhance_many(items(), seed=args.seed, on_chunks=bar.update):

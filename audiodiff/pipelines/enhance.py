@@ -106,6 +106,7 @@ class Enhancer:
                     exhausted = True
                     break
                 file, chunks = self._prepare(*item)
+                item = None  # the caller's audio is not needed any more (long files: memory)
                 waiting.append(file)
                 queue.extend(chunks)
             if not queue:
@@ -127,13 +128,14 @@ class Enhancer:
             raise ValueError(f"{key}: expected audio [C, T], got shape {tuple(audio.shape)}")
         wav = resample(audio, rate, self.sample_rate)
         gain = level_gain(wav[:, None])  # [C, 1, 1]: each channel to the reference level
-        wav = wav * gain[:, 0]
         length = wav.shape[-1]
         chunk = min(self.chunk, -(-length // self.quantum) * self.quantum)
         starts = chunk_starts(length, chunk, self.chunk - self.overlap)
         size = max(length, starts[-1] + chunk)
+        source = torch.zeros(wav.shape[0], size)
+        torch.mul(wav, gain[:, 0], out=source[:, :length])
         file = _File(key, rate, length, audio.shape[-1], gain, starts, chunk, torch.zeros(wav.shape[0], size),
-                     torch.zeros(size), torch.nn.functional.pad(wav, (0, size - length)))
+                     torch.zeros(size), source)
         chunks = [(file, c, k) for c in range(wav.shape[0]) for k in range(len(starts))]
         file.pending = len(chunks)
         return file, chunks
@@ -160,7 +162,12 @@ class Enhancer:
             file.pending -= 1
 
     def _finish(self, file: _File) -> torch.Tensor:
-        out = file.out[:, : file.length] / file.weight[: file.length].clamp_min(1e-8) / file.gain[:, 0]
+        # in place, and the input copy dropped first: a long file's peak memory is a few copies of it
+        file.source = None
+        out = file.out[:, : file.length]
+        out.div_(file.weight[: file.length].clamp_min_(1e-8)).div_(file.gain[:, 0])
+        file.out = file.weight = None
         out = resample(out, self.sample_rate, file.rate)
-        out = torch.nn.functional.pad(out, (0, max(0, file.original_length - out.shape[-1])))
-        return out[:, : file.original_length].clamp(-1, 1)
+        if out.shape[-1] < file.original_length:
+            out = torch.nn.functional.pad(out, (0, file.original_length - out.shape[-1]))
+        return out[:, : file.original_length].clamp_(-1, 1)
