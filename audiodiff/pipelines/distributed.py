@@ -104,6 +104,13 @@ def _gather(obj) -> list:
     return [obj]
 
 
+def end_process_group() -> None:
+    """Destroy the process group, if any: a gloo group still alive at interpreter exit can abort
+    the process ("terminate called without an active exception")."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
+
+
 def denoise_distributed(jobs: list[tuple[Path, Path]], enhancer: Enhancer, devices: int, num_nodes: int = 1,
                         accelerator: str = "auto", seed: int = 0, files_per_step: int = 4, plot: bool = False,
                         subtype=None) -> tuple[list[list[str]], list[str]] | None:
@@ -123,6 +130,7 @@ def denoise_distributed(jobs: list[tuple[Path, Path]], enhancer: Enhancer, devic
                         enable_model_summary=False, enable_progress_bar=sys.stderr.isatty())
     trainer.predict(_EnhanceStep(enhancer, seed), datamodule=_Corpus(jobs, files_per_step), return_predictions=False)
     written, failures = _gather(writer.written), _gather(writer.failures)
+    end_process_group()
     if trainer.global_rank != 0:
         return None
     return written, [line for rank in failures for line in rank]
