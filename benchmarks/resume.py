@@ -56,6 +56,8 @@ def main() -> None:
         target = f"step={args.kill_after}.ckpt"
         while proc.poll() is None and not any(p.name.endswith(target) for p in (root / "ckpt").glob("*.ckpt")):
             time.sleep(0.05)
+        if proc.poll() is not None:
+            raise SystemExit(f"the run ended before its step-{args.kill_after} checkpoint (exit code {proc.returncode})")
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
         killed = time.perf_counter() - start

@@ -76,3 +76,9 @@ def test_two_processes_write_every_file_once_and_match_one_process(tmp_path):
         assert a.shape == b.shape
         assert abs(a - b).max() < 1e-6, rel
     assert not list((tmp_path / "two").rglob("*.part*"))
+
+    # fewer files than ranks: the idle rank must not fail the run
+    lone = _run([str(inputs / "f0.wav"), "-o", str(tmp_path / "lone"), "--model", str(ckpt), "--devices", "2"],
+                tmp_path)
+    assert lone.returncode == 0, lone.stderr[-3000:]
+    assert "enhanced 1 file(s)" in lone.stdout

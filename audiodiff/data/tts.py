@@ -79,7 +79,10 @@ def synthesise(prefix: Path, engine: str, voice: str, text: str, sample_rate: in
             stdin = text.encode()
         else:
             raise ValueError(f"unknown TTS engine {engine!r}")
-        done = subprocess.run(cmd, input=stdin, capture_output=True, check=False, timeout=120)
+        try:
+            done = subprocess.run(cmd, input=stdin, capture_output=True, check=False, timeout=120)
+        except (OSError, subprocess.TimeoutExpired) as err:
+            raise AudioError(f"{engine} voice {voice}: synthesis failed ({err})") from None
         if done.returncode != 0 or not wav.is_file():
             raise AudioError(f"{engine} voice {voice}: synthesis failed ({done.stderr.decode(errors='replace').strip()})")
         return load_audio(wav, sample_rate=sample_rate, channels=1)[0]

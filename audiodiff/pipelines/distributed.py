@@ -65,6 +65,12 @@ class _EnhanceStep(L.LightningModule):
         super().__init__()
         self.enhancer, self.seed = enhancer, seed
         self.model = enhancer.model  # registered, so Lightning moves it to this rank's device
+        # a rank may get no file (fewer files than ranks): that is fine, not an error
+        self.allow_zero_length_dataloader_with_multiple_devices = True
+
+    def transfer_batch_to_device(self, batch, device, dataloader_idx):
+        """Files stay on the CPU (they may be hours long): the Enhancer moves each chunk batch."""
+        return batch
 
     def predict_step(self, batch, batch_idx):
         self.enhancer.device = self.device
