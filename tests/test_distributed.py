@@ -16,17 +16,9 @@ import torch
 from audiodiff.hub import save_pretrained
 from audiodiff.model import DiffusionModel
 from audiodiff.pipelines.distributed import shard
+from tiny_config import TINY_MASK
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = {
-    "task": "speech-enhance",
-    "representation": {"name": "complex_spec", "args": {"scale": 1.0}},
-    "head": {"name": "noisy", "args": {"channels": 2}},
-    "backbone": {"name": "bandsplit", "args": {"in_channels": 2, "out_channels": 2, "channels": 16, "blocks": 1,
-                                               "cond_mask": True}},
-    "sigma_data": 0.45,
-    "sampling": {"solver": "dpmpp_2m", "steps": 2, "sigma_min": 0.01, "sigma_max": 10.0},
-}
 
 
 @pytest.mark.parametrize("count, world", [(0, 2), (5, 2), (7, 3), (2, 4)])
@@ -44,7 +36,7 @@ def _run(args, cwd):
 
 def test_two_processes_write_every_file_once_and_match_one_process(tmp_path):
     torch.manual_seed(0)
-    model = DiffusionModel(TINY)
+    model = DiffusionModel(TINY_MASK)
     with torch.no_grad():
         for p in model.parameters():
             p.add_(0.05 * torch.randn_like(p))

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from audiodiff.audio import AudioError, load_audio
 from audiodiff.model import DiffusionModel
 from audiodiff.pipelines.enhance import Enhancer
+from tiny_config import TINY_MASK
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -26,15 +27,7 @@ FORMATS = {".wav": ("WAV", "PCM_16"), ".flac": ("FLAC", "PCM_16"), ".ogg": ("OGG
 FUZZ = settings(max_examples=40, deadline=timedelta(seconds=20), derandomize=True,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
-TINY = {
-    "task": "speech-enhance",
-    "representation": {"name": "complex_spec", "args": {"scale": 1.0}},
-    "head": {"name": "noisy", "args": {"channels": 2}},
-    "backbone": {"name": "bandsplit", "args": {"in_channels": 2, "out_channels": 2, "channels": 16, "blocks": 1,
-                                               "cond_mask": True}},
-    "sigma_data": 0.45,
-    "sampling": {"solver": "dpmpp_2m", "steps": 1, "sigma_min": 0.01, "sigma_max": 10.0},
-}
+TINY = {**TINY_MASK, "sampling": {**TINY_MASK["sampling"], "steps": 1}}
 
 
 @pytest.fixture(scope="module")
