@@ -100,3 +100,43 @@ def test_output_names_cannot_leave_the_output_folder(tmp_path):
     for bad in (Path("../escape.wav"), Path("sub/../../escape.wav"), Path("/etc/escape.wav")):
         with pytest.raises(ValueError, match="outside"):
             output_paths([(Path("x.wav"), bad), (Path("y.wav"), Path("y.wav"))], out)
+
+
+def test_two_inputs_with_one_output_name_are_refused(tmp_path):
+    import pytest
+
+    from audiodiff.commands.denoise import output_paths
+
+    out = tmp_path / "out"
+    with pytest.raises(ValueError, match="a/x.wav and b/x.wav would both be written"):
+        output_paths([(Path("a/x.wav"), Path("x.wav")), (Path("b/x.wav"), Path("x.wav"))], out)
+    same = output_paths([(Path("a/x.wav"), Path("x.wav")), (Path("a/x.wav"), Path("x.wav"))], out)
+    assert same == [(Path("a/x.wav"), out / "x.wav")]  # one file named twice is done once
+
+
+def test_a_file_that_cannot_be_written_fails_alone(tmp_path, one_thread, capsys):
+    from audiodiff.cli import main
+
+    tiny = {**CONFIG, "backbone": {"name": "bandsplit", "args": {**CONFIG["backbone"]["args"], "channels": 16,
+                                                                   "blocks": 1}}}
+    ckpt = save_pretrained(DiffusionModel(tiny), tmp_path / "model")
+    inputs, out = tmp_path / "in", tmp_path / "out"
+    for name in ("blocked/a.wav", "free/b.wav"):
+        (inputs / name).parent.mkdir(parents=True, exist_ok=True)
+        sf.write(str(inputs / name), (0.1 * torch.randn(8000)).numpy(), 16_000)
+    out.mkdir()
+    (out / "blocked").write_text("a file where the output folder should be")
+    code = main(["denoise", str(inputs), "-o", str(out), "--model", str(ckpt), "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert code == 1 and "1 file(s) failed" in err and "could not write" in err and "a.wav" in err
+    assert (out / "free" / "b.wav").is_file()
+
+
+def test_stale_parts_are_listed_once_per_folder_and_matched_by_name(tmp_path):
+    from audiodiff.pipelines.writing import remove_stale_parts
+
+    (tmp_path / "x.wav.part").write_bytes(b"")  # not our naming scheme
+    for name in (".a.wav.0123456789ab.part", ".b.wav.fedcba987654.part", ".c.wav.0123456789ab.part"):
+        (tmp_path / name).write_bytes(b"")
+    assert remove_stale_parts([tmp_path / "a.wav", tmp_path / "b.wav", tmp_path / "missing" / "d.wav"]) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".c.wav.0123456789ab.part", "x.wav.part"]

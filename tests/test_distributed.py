@@ -74,3 +74,11 @@ def test_two_processes_write_every_file_once_and_match_one_process(tmp_path):
                 tmp_path)
     assert lone.returncode == 0, lone.stderr[-3000:]
     assert "enhanced 1 file(s)" in lone.stdout
+
+    # a rerun shards the full list the same way and redoes only the missing output
+    (tmp_path / "two" / outputs[0]).unlink()
+    rerun = _run([str(inputs), "-o", str(tmp_path / "two"), "--model", str(ckpt), "--devices", "2"], tmp_path)
+    assert rerun.returncode == 1 and "skipping 4 file(s) already enhanced" in rerun.stdout, rerun.stderr[-3000:]
+    assert "enhanced 1 file(s)" in rerun.stdout
+    b, _ = sf.read(str(tmp_path / "two" / outputs[0]))
+    assert abs(sf.read(str(tmp_path / "one" / outputs[0]))[0] - b).max() < 1e-6

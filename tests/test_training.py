@@ -205,3 +205,19 @@ def test_fit_debug_recipe(tree, tmp_path, monkeypatch):
         assert torch.equal(value, state["state_dict"][f"ema.{name}"]), name
     assert sum(p.numel() for p in model.parameters()) < 50_000  # tiny, as the recipe says
     assert not list(Path(tmp_path).glob("*.ckpt")) and not (REPO / "lightning_logs").exists()
+
+
+def test_learning_rate_warms_up_then_decays_to_its_floor():
+    module = EnhancementModule(model=copy.deepcopy(TINY), warmup_steps=10, decay_steps=100, final_lr_ratio=0.2)
+    factors = [module.lr_factor(step) for step in range(200)]
+    assert factors[0] == pytest.approx(0.1) and factors[9] == pytest.approx(1.0)
+    assert all(a >= b for a, b in zip(factors[9:], factors[10:]))  # never rises after the warm-up
+    assert factors[60] == pytest.approx(0.6, abs=0.02)  # half-way through the cosine
+    assert factors[150] == factors[199] == pytest.approx(0.2)
+    constant = EnhancementModule(model=copy.deepcopy(TINY), warmup_steps=10)
+    assert constant.lr_factor(10_000) == 1.0
+
+
+def test_top_share_without_loguniform_is_refused():
+    with pytest.raises(ValueError, match="loguniform"):
+        EnhancementModule(model=copy.deepcopy(TINY), sigma_distribution="lognormal", sigma_top_share=0.5)

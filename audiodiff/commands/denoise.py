@@ -10,9 +10,10 @@ from pathlib import Path
 import soundfile as sf
 from tqdm import tqdm
 
-from audiodiff.audio import AUDIO_EXTENSIONS, AudioError, chunk_starts, load_audio, save_audio
+from audiodiff.audio import AUDIO_EXTENSIONS, AudioError, chunk_starts, load_audio
 from audiodiff.commands import verb
 from audiodiff.diffusion.sampling import SAMPLERS
+from audiodiff.pipelines.writing import remove_stale_parts, write_enhanced
 
 
 def configure(parser):
@@ -52,15 +53,28 @@ def collect_inputs(inputs: list[str]) -> list[tuple[Path, Path]]:
 
 def output_paths(pairs, output: Path) -> list[tuple[Path, Path]]:
     """``(input, output file)``: ``output`` itself for one input and an audio-file name, else
-    ``output / relative name``; a relative name that would leave ``output`` is refused."""
+    ``output / relative name``. A relative name that would leave ``output``, or two inputs that
+    would be written to the same file, are refused before anything is written."""
     single_file = len(pairs) == 1 and output.suffix.lower() in AUDIO_EXTENSIONS
     if single_file:
         return [(pairs[0][0], output)]
     root = output.resolve()
+    claimed: dict[Path, Path] = {}
     for src, rel in pairs:
-        if not (output / rel).resolve().is_relative_to(root):
+        dst = (output / rel).resolve()
+        if not dst.is_relative_to(root):
             raise ValueError(f"{src}: its output name {rel} would be written outside {output}")
-    return [(src, output / rel) for src, rel in pairs]
+        if dst in claimed and claimed[dst].resolve() != src.resolve():
+            raise ValueError(f"{claimed[dst]} and {src} would both be written to {output / rel}: "
+                             "enhance them in separate runs or pass their parent folder")
+        claimed[dst] = src
+    unique = {(output / rel).resolve(): (src, output / rel) for src, rel in pairs}
+    return list(unique.values())
+
+
+def pending(jobs: list[tuple[Path, Path]], overwrite: bool) -> list[tuple[Path, Path]]:
+    """The jobs still to do: all with ``overwrite``, else those whose output does not exist."""
+    return [(src, dst) for src, dst in jobs if overwrite or not dst.exists()]
 
 
 @verb("denoise", "enhance noisy recordings (speech or music) with a diffusion model", configure)
@@ -68,17 +82,15 @@ def denoise(args) -> int:
     from audiodiff.pipelines.enhance import Enhancer
 
     jobs = output_paths(collect_inputs(args.inputs), Path(args.output))
-    for _, dst in jobs:  # temporary files a killed run left behind (outputs are only ever renamed in)
-        for stale in dst.parent.glob(f".{glob.escape(dst.name)}.*.part"):
-            stale.unlink(missing_ok=True)
-    todo = [(src, dst) for src, dst in jobs if args.overwrite or not dst.exists()]
+    todo = pending(jobs, args.overwrite)
     if len(todo) < len(jobs):
         print(f"skipping {len(jobs) - len(todo)} file(s) already enhanced (use --overwrite to redo them)")
     enhancer = Enhancer(args.model, device="cpu" if args.devices * args.num_nodes > 1 else args.device,
                         steps=args.steps, solver=args.solver, chunk_seconds=args.chunk_seconds,
                         batch_size=args.batch_size)
-    if args.devices * args.num_nodes > 1:
-        return _denoise_distributed(args, todo, enhancer)
+    if args.devices * args.num_nodes > 1:  # every rank shards the full list, then skips its finished files
+        return _denoise_distributed(args, jobs, enhancer)
+    remove_stale_parts([dst for _, dst in jobs])
     failures: list[str] = []
     hop = enhancer.chunk - enhancer.overlap
 
@@ -106,23 +118,21 @@ def denoise(args) -> int:
 
     written = 0
     for (src, dst, noisy), enhanced in enhancer.enhance_many(items(), seed=args.seed, on_chunks=bar.update):
-        rate = sf.info(str(src)).samplerate
-        save_audio(dst, enhanced, rate, subtype=_subtype(src, dst))
-        if args.plot:
-            from audiodiff.plots import save_spectrograms
-
-            save_spectrograms(dst.with_suffix(".png"), {"noisy": noisy[0], "enhanced": enhanced[0]}, rate)
-        written += 1
+        error = write_enhanced(src, dst, enhanced, sf.info(str(src)).samplerate, noisy, _subtype)
+        if error:
+            failures.append(error)
+        else:
+            written += 1
     bar.close()
     return _report(args, written, failures)
 
 
-def _denoise_distributed(args, todo, enhancer) -> int:
+def _denoise_distributed(args, jobs, enhancer) -> int:
     from audiodiff.pipelines.distributed import denoise_distributed
 
     accelerator = {"auto": "auto", "cpu": "cpu", "cuda": "gpu"}[args.device]
-    result = denoise_distributed(todo, enhancer, args.devices, args.num_nodes, accelerator, seed=args.seed,
-                                 plot=args.plot, subtype=_subtype)
+    result = denoise_distributed(jobs, enhancer, args.devices, args.num_nodes, accelerator, seed=args.seed,
+                                 plot=args.plot, subtype=_subtype, overwrite=args.overwrite)
     if result is None:  # not rank 0: rank 0 reports for everyone
         return 0
     per_rank, failures = result

@@ -21,8 +21,9 @@ import torch
 from lightning.pytorch.callbacks import BasePredictionWriter
 from torch.utils.data import DataLoader, Dataset
 
-from audiodiff.audio import AudioError, load_audio, save_audio
+from audiodiff.audio import AudioError, load_audio
 from audiodiff.pipelines.enhance import Enhancer
+from audiodiff.pipelines.writing import remove_stale_parts, write_enhanced
 
 
 def shard(jobs: list, rank: int, world_size: int) -> list:
@@ -49,13 +50,18 @@ class _Jobs(Dataset):
 
 
 class _Corpus(L.LightningDataModule):
-    def __init__(self, jobs: list[tuple[Path, Path]], files_per_step: int):
+    """Each rank shards the full job list (the same on every rank, whatever the others have written
+    meanwhile), removes its own shard's stale temporary files, and skips its finished outputs."""
+
+    def __init__(self, jobs: list[tuple[Path, Path]], files_per_step: int, overwrite: bool):
         super().__init__()
-        self.jobs, self.files_per_step = jobs, files_per_step
+        self.jobs, self.files_per_step, self.overwrite = jobs, files_per_step, overwrite
 
     def predict_dataloader(self):
         mine = shard(self.jobs, self.trainer.global_rank, self.trainer.world_size)
-        return DataLoader(_Jobs(mine), batch_size=self.files_per_step, collate_fn=list, num_workers=0)
+        remove_stale_parts([dst for _, dst in mine])
+        todo = [(src, dst) for src, dst in mine if self.overwrite or not dst.exists()]
+        return DataLoader(_Jobs(todo), batch_size=self.files_per_step, collate_fn=list, num_workers=0)
 
 
 class _EnhanceStep(L.LightningModule):
@@ -90,15 +96,12 @@ class WriteEnhanced(BasePredictionWriter):
 
     def write_on_batch_end(self, trainer, pl_module, prediction, batch_indices, batch, batch_idx, dataloader_idx=0):
         for src, dst, noisy, enhanced, info in prediction:
-            if enhanced is None:
-                self.failures.append(info)
-                continue
-            save_audio(dst, enhanced, info, subtype=self.subtype(src, dst) if self.subtype else None)
-            if self.plot:
-                from audiodiff.plots import save_spectrograms
-
-                save_spectrograms(dst.with_suffix(".png"), {"noisy": noisy[0], "enhanced": enhanced[0]}, info)
-            self.written.append(str(dst))
+            error = info if enhanced is None else write_enhanced(src, dst, enhanced, info,
+                                                                 noisy if self.plot else None, self.subtype)
+            if error:  # recorded, never raised: a rank that raised would leave the others waiting
+                self.failures.append(error)
+            else:
+                self.written.append(str(dst))
 
 
 def _gather(obj) -> list:
@@ -119,22 +122,23 @@ def end_process_group() -> None:
 
 def denoise_distributed(jobs: list[tuple[Path, Path]], enhancer: Enhancer, devices: int, num_nodes: int = 1,
                         accelerator: str = "auto", seed: int = 0, files_per_step: int = 4, plot: bool = False,
-                        subtype=None) -> tuple[list[list[str]], list[str]] | None:
-    """Enhance ``jobs`` on ``devices`` processes per node x ``num_nodes`` nodes.
+                        subtype=None, overwrite: bool = False) -> tuple[list[list[str]], list[str]] | None:
+    """Enhance ``jobs`` on ``devices`` processes per node x ``num_nodes`` nodes; existing outputs
+    are skipped unless ``overwrite``.
 
     Returns, on rank 0, ``(files written by each rank, failure messages of all ranks)``; None on
     the other ranks.
     """
     if accelerator == "cpu" or (accelerator == "auto" and not torch.cuda.is_available()):
         accelerator = "cpu"
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // devices))
+        torch.set_num_threads(max(1, len(os.sched_getaffinity(0)) // devices))
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)  # keep the start-up chatter out
     writer = WriteEnhanced(plot=plot, subtype=subtype)
     trainer = L.Trainer(accelerator=accelerator, devices=devices, num_nodes=num_nodes,
                         strategy="ddp" if devices * num_nodes > 1 else "auto", callbacks=[writer],
                         use_distributed_sampler=False, logger=False, enable_checkpointing=False,
                         enable_model_summary=False, enable_progress_bar=sys.stderr.isatty())
-    trainer.predict(_EnhanceStep(enhancer, seed), datamodule=_Corpus(jobs, files_per_step), return_predictions=False)
+    trainer.predict(_EnhanceStep(enhancer, seed), datamodule=_Corpus(jobs, files_per_step, overwrite), return_predictions=False)
     written, failures = _gather(writer.written), _gather(writer.failures)
     end_process_group()
     if trainer.global_rank != 0:

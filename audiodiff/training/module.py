@@ -25,6 +25,8 @@ class EnhancementModule(L.LightningModule):
             when ``model`` is not given (a given ``model`` may change e.g. the sample rate or the
             sampler, not the tensor shapes).
         learning_rate, weight_decay, warmup_steps: AdamW with a linear warm-up.
+        decay_steps, final_lr_ratio: after the warm-up, a cosine decay of the learning rate to
+            ``final_lr_ratio`` of it over ``decay_steps`` steps, then constant (0: no decay).
         ema_decay: decay of the exponential moving average of the weights (exported).
         sigma_distribution: ``lognormal`` (``ln sigma ~ N(sigma_mean, sigma_std^2)``, EDM's choice for
             generation from scratch) or ``loguniform`` over the model's sampling range
@@ -39,7 +41,8 @@ class EnhancementModule(L.LightningModule):
     """
 
     def __init__(self, model: dict | None = None, init_from: str | None = None, learning_rate: float = 1e-3,
-                 weight_decay: float = 0.0, warmup_steps: int = 200, ema_decay: float = 0.999,
+                 weight_decay: float = 0.0, warmup_steps: int = 200, decay_steps: int = 0,
+                 final_lr_ratio: float = 0.1, ema_decay: float = 0.999,
                  sigma_distribution: str = "lognormal", sigma_mean: float = -1.0, sigma_std: float = 1.4,
                  sigma_top_share: float = 0.0, val_steps: int | None = None,
                  val_examples: int = 2, val_metrics: str = "speech"):
@@ -63,6 +66,8 @@ class EnhancementModule(L.LightningModule):
                                                                  sigma_top_share)}
         if sigma_distribution not in distributions:
             raise ValueError(f"sigma_distribution must be one of {sorted(distributions)}")
+        if sigma_top_share and sigma_distribution != "loguniform":
+            raise ValueError("sigma_top_share needs sigma_distribution: loguniform")
         self.loss_fn = EDMLoss(distributions[sigma_distribution]())
 
     def _common_step(self, batch) -> torch.Tensor:
@@ -119,6 +124,16 @@ class EnhancementModule(L.LightningModule):
     def configure_optimizers(self):
         opt = torch.optim.AdamW(self.model.parameters(), lr=self.hparams.learning_rate,
                                 weight_decay=self.hparams.weight_decay)
-        warmup = max(1, self.hparams.warmup_steps)
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: min(1.0, (step + 1) / warmup))
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, self.lr_factor)
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+    def lr_factor(self, step: int) -> float:
+        """Learning-rate multiplier at optimizer step ``step``: linear warm-up, then optional cosine decay."""
+        h = self.hparams
+        warmup = max(1, h.warmup_steps)
+        if step + 1 < warmup:
+            return (step + 1) / warmup
+        if h.decay_steps <= 0:
+            return 1.0
+        progress = min(1.0, (step + 1 - warmup) / h.decay_steps)
+        return h.final_lr_ratio + (1 - h.final_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
