@@ -558,3 +558,14 @@ def test_rebuild_is_idempotent(corpus):
     assert json.loads((out / "manifest.json").read_text()) == before
     assert train_file.stat().st_mtime_ns == mtime  # resumed, not rewritten
     assert {p: p.read_bytes() for p in (out / "dev").rglob("*") if p.is_file()} == pairs
+
+
+def test_reserved_sentences_are_never_read(tmp_path):
+    harvard = "The birch canoe slid on the smooth planks."
+    assert is_reserved("text", harvard) and is_reserved("text", "the BIRCH canoe  slid on the smooth planks")
+    assert not is_reserved("text", "The birch canoe slid on the rough planks.")
+    write_licence(tmp_path)
+    path = tmp_path / tts.LICENSES / "GPL-3"
+    path.write_text(path.read_text() + " " + harvard + " Glue the sheet to the dark blue background.")
+    sentences = tts.license_sentences(tmp_path)
+    assert sentences == LICENCE_SENTENCES  # nothing reserved got in

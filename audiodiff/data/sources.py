@@ -7,13 +7,10 @@ absolute paths under ``prefix`` (``/`` on a real system; a fixture tree in the t
 
 from __future__ import annotations
 
-import json
 import shutil
 import struct
 import subprocess
 from dataclasses import dataclass
-from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Callable
 
@@ -22,6 +19,7 @@ import torch
 
 from audiodiff.audio import AudioError, load_audio
 from audiodiff.data import tts
+from audiodiff.data.reserved import is_reserved, reserved_list  # noqa: F401 (reserved_list re-exported)
 
 FILLETS_SOUND = "usr/share/games/fillets-ng/sound"
 FILLETS_MUSIC = "usr/share/games/fillets-ng/music"
@@ -55,39 +53,6 @@ class Item:
     kind: str  # speech | noise | music
     load: Callable[[int], torch.Tensor]  # sample_rate -> mono [1, T]
     key: str = ""  # what the reserved list names: path inside the package root, title or name
-
-
-@lru_cache(maxsize=1)
-def reserved_list() -> dict:
-    """The builder's own copy of ``shared/data/reserved_sources.json``."""
-    return json.loads(resources.files("audiodiff.data").joinpath("reserved_sources.json").read_text())
-
-
-def _reserved_entry(package_prefix: str) -> dict:
-    """The reserved-list entry of a package (matched on its exact name)."""
-    for entry in reserved_list()["reserved"]:
-        if entry["package"].split()[0] == package_prefix:
-            return entry
-    return {}
-
-
-def is_reserved(package: str, relative: str) -> bool:
-    """True if ``relative`` (path inside the package root, title or name) is reserved."""
-    entry = _reserved_entry(package)
-    if not entry:
-        return False
-    if entry.get("files") == "all":
-        return True
-    rel = relative.replace("\\", "/")
-    if isinstance(entry.get("files"), list):
-        return rel in entry["files"]
-    if "levels" in entry:
-        return rel.split("/")[0] in entry["levels"]
-    if "entries_by_title" in entry:
-        return rel in entry["entries_by_title"]
-    if "names" in entry:
-        return Path(rel).stem in entry["names"]
-    return False
 
 
 def _file_loader(path: Path) -> Callable[[int], torch.Tensor]:

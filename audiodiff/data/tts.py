@@ -4,7 +4,7 @@ the licence texts every Debian system ships (``/usr/share/common-licenses``, pac
 Recorded dialogue always carries some room and background of its own; synthetic speech is the one
 source here whose "clean" really is clean, and it adds six more (English) voices to the corpus.
 The Harvard sentences that evaluation sets use are never read: the text comes from the licences
-only. Engines run from ``prefix`` (``/`` on a real system, a fixture tree in the tests).
+only, and any sentence on the reserved list is dropped all the same. Engines run from ``prefix`` (``/`` on a real system, a fixture tree in the tests).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Callable
 import torch
 
 from audiodiff.audio import AudioError, load_audio
+from audiodiff.data.reserved import is_reserved
 
 LICENSES = "usr/share/common-licenses"
 LICENSE_FILES = ("GPL-3", "Apache-2.0", "MPL-2.0", "GFDL-1.3", "LGPL-3", "Artistic")
@@ -49,7 +50,7 @@ def license_sentences(prefix: Path) -> list[str]:
                 continue
             if re.search(r"[0-9<>/_@#=*\[\]{}|]", sentence) or sum(w.isupper() and len(w) > 1 for w in words) > 2:
                 continue
-            if sentence.lower() not in seen:
+            if sentence.lower() not in seen and not is_reserved("text", sentence):
                 seen.add(sentence.lower())
                 out.append(sentence)
     return out
