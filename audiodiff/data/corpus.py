@@ -6,7 +6,7 @@ Layout written under ``out``::
     train/speech/*.wav          16 kHz mono          dev/speech/{noisy,clean}/*.wav + pairs.csv
     train/noise/16000/*.wav     16 kHz mono          dev/music/{noisy,clean}/*.wav  + pairs.csv
     train/noise/22050/*.wav     22.05 kHz mono
-    train/music/*.wav           22.05 kHz mono
+    train/music/*.wav           22.05 kHz mono (sources recorded at that rate or above only)
     (held-out sources for the dev pairs live in heldout/, never in train/)
     manifest.json               every written file: id, package, kind, split, seconds
 
@@ -156,6 +156,8 @@ def build_corpus(out: Path, prefix: Path = Path("/"), dev_speech: int = 150, dev
     for kind, rate in plan:
         for split in ("train", "heldout"):
             items = [it for it in listed[kind] if is_heldout(it) == (split == "heldout")]
+            if kind == "music":  # band-limited clean music would teach a model to cut the highs
+                items = [it for it in items if (it.native_rate or rate) >= rate]
             folder = out / split / kind / (str(rate) if kind == "noise" else "")
             written[(kind, split, rate)] = write_items(items, folder, out, rate, split, manifest,
                                                        f"{split} {kind} {rate} Hz")

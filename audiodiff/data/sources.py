@@ -28,6 +28,7 @@ MOH = "usr/share/asterisk/moh"
 OPENSFX = "usr/share/games/openttd/baseset/opensfx/opensfx.cat"
 SONIC_PI = "usr/share/sonic-pi/samples"
 SONIC_PI_NOISE_PREFIXES = ("ambi_", "misc_", "vinyl_", "loop_", "glitch_")
+G722_RATE = 16_000  # G.722 is wideband: nothing above 8 kHz
 
 # Debian packages the corpus builder reads (apt-get install ...); ffmpeg decodes G.722.
 DEBIAN_PACKAGES = {
@@ -53,6 +54,7 @@ class Item:
     kind: str  # speech | noise | music
     load: Callable[[int], torch.Tensor]  # sample_rate -> mono [1, T]
     key: str = ""  # what the reserved list names: path inside the package root, title or name
+    native_rate: int | None = None  # sample rate of the recording itself, when it is band-limited by it
 
 
 def _file_loader(path: Path) -> Callable[[int], torch.Tensor]:
@@ -107,10 +109,11 @@ def tts_speech(prefix: Path) -> list[Item]:
 
 
 def moh_music(prefix: Path) -> list[Item]:
-    """Asterisk music-on-hold tracks (G.722) minus the reserved ones."""
+    """Asterisk music-on-hold tracks (G.722, so nothing above 8 kHz) minus the reserved ones."""
     root = prefix / MOH
     return [
-        Item(f"asterisk-moh-opsound-g722/{p.name}", "asterisk-moh-opsound-g722", "music", _g722_loader(p), p.name)
+        Item(f"asterisk-moh-opsound-g722/{p.name}", "asterisk-moh-opsound-g722", "music", _g722_loader(p), p.name,
+             native_rate=G722_RATE)
         for p in sorted(root.glob("*.g722"))
         if not is_reserved("asterisk-moh-opsound-g722", p.name)
     ]
