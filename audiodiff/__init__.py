@@ -6,6 +6,8 @@ from audiodiff.audio import AudioError, load_audio, save_audio  # noqa: E402
 from audiodiff.diffusion.sampling import SAMPLERS, sample  # noqa: E402
 from audiodiff.hub import from_pretrained, save_pretrained  # noqa: E402
 from audiodiff.model import DiffusionModel  # noqa: E402
+from audiodiff.pipelines.enhance import Enhancer  # noqa: E402
+from audiodiff.pipelines.vocode import Vocoder  # noqa: E402
 
 
 def load(name_or_folder: str, device: str = "cpu") -> DiffusionModel:
@@ -14,6 +16,6 @@ def load(name_or_folder: str, device: str = "cpu") -> DiffusionModel:
 
 
 __all__ = [
-    "AudioError", "DiffusionModel", "SAMPLERS", "__version__", "from_pretrained", "load",
+    "AudioError", "DiffusionModel", "Enhancer", "SAMPLERS", "Vocoder", "__version__", "from_pretrained", "load",
     "load_audio", "sample", "save_audio", "save_pretrained",
 ]

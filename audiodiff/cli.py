@@ -7,11 +7,22 @@ import sys
 
 import audiodiff
 from audiodiff.commands import VERBS
-from audiodiff.commands import data, denoise, evaluate, export, fit, info  # noqa: F401 (registers verbs)
+from audiodiff.commands import data, denoise, evaluate, export, fit, info, vocode  # noqa: F401 (registers verbs)
 from audiodiff.diffusion.sampling import SAMPLERS
 from audiodiff.hub import CheckpointError
 
 PASS_THROUGH = {"fit"}  # verbs whose unknown arguments go to another parser
+
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Shows meaningful defaults (not None or False, nor twice), and keeps the line breaks of a
+    verb's epilog (formats, examples)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if action.default not in (None, False, argparse.SUPPRESS) and "default" not in text:
+            text += " (default: %(default)s)"
+        return text
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="verb", metavar="VERB")
     for name, (fn, configure, help_text) in VERBS.items():
         p = sub.add_parser(name, help=help_text, description=help_text,
-                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                           formatter_class=_HelpFormatter)
         configure(p)
         p.set_defaults(run=fn)
     return parser
@@ -41,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         return args.run(args)
-    except (CheckpointError, audiodiff.AudioError) as err:
+    except (CheckpointError, audiodiff.AudioError, ValueError) as err:  # bad input or model: one clear line
         print(f"audiodiff {args.verb}: error: {err}", file=sys.stderr)
         return 2
 

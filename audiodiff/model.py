@@ -7,6 +7,7 @@ Config (``config.json`` of a checkpoint)::
      "representation": {"name": "complex_spec", "args": {...}},
      "backbone": {"name": "bandsplit", "args": {...}},
      "head": null or {"name": "noisy", "args": {...}},
+     "observation": {"name": "noisy"} (default), "narrowband" or "mel_inversion" (see observations),
      "sigma_data": 0.5,
      "sampling": {"solver": "dpmpp_2m", "steps": 8, "schedule": "karras",
                   "sigma_min": 0.002, "sigma_max": 80.0}}
@@ -25,11 +26,12 @@ from audiodiff.diffusion.sampling import SAMPLERS, sample
 from audiodiff.diffusion.schedules import SCHEDULES
 from audiodiff.nn.backbones import BACKBONES
 from audiodiff.nn.heads import HEADS
+from audiodiff.observations import OBSERVATIONS
 from audiodiff.registry import ConfigError
 from audiodiff.representations import REPRESENTATIONS
 
 DEFAULT_SAMPLING = {"solver": "dpmpp_2m", "steps": 8, "schedule": "karras", "sigma_min": 0.002, "sigma_max": 80.0}
-CONFIG_KEYS = {"task", "representation", "backbone", "head", "sigma_data", "sampling"}
+CONFIG_KEYS = {"task", "representation", "backbone", "head", "observation", "sigma_data", "sampling"}
 
 
 def _check_keys(where: str, given: dict, allowed: set) -> None:
@@ -44,6 +46,7 @@ class DiffusionModel(nn.Module):
     Attributes:
         config: the (normalised) config dict this model was built from.
         representation: waveform <-> model space.
+        observation: the user's input -> the model's condition (see :mod:`audiodiff.observations`).
         denoiser: ``D(x, sigma, cond)`` (its ``head`` and ``backbone`` are submodules).
     """
 
@@ -72,6 +75,14 @@ class DiffusionModel(nn.Module):
                 raise ConfigError(f"backbone {key}={args[key]} does not match the head's {value}")
         config["backbone"] = backbone_spec
         self.denoiser = Denoiser(BACKBONES.build(backbone_spec), head, config.get("sigma_data", 0.5))
+        observation = copy.deepcopy(config.get("observation") or {"name": "noisy"})
+        rate = observation.setdefault("args", {}).setdefault("sample_rate", self.representation.sample_rate)
+        if rate != self.representation.sample_rate:
+            raise ConfigError(f"observation sample_rate={rate} does not match the model's "
+                              f"{self.representation.sample_rate}")
+        self.observation = OBSERVATIONS.build(observation)
+        if observation["name"] != "noisy":  # enhancement configs stay as they were
+            config["observation"] = observation
         self.config = config
 
     @property

@@ -92,25 +92,27 @@ def test_rerun_removes_temporary_files_of_a_killed_save(tmp_path, one_thread):
 def test_output_names_cannot_leave_the_output_folder(tmp_path):
     import pytest
 
-    from audiodiff.commands.denoise import output_paths
+    from audiodiff.audio import AUDIO_EXTENSIONS
+    from audiodiff.commands.files import output_paths
 
     out = tmp_path / "out"
-    ok = output_paths([(Path("a.wav"), Path("sub/a.wav")), (Path("b.wav"), Path("b.wav"))], out)
+    ok = output_paths([(Path("a.wav"), Path("sub/a.wav")), (Path("b.wav"), Path("b.wav"))], out, AUDIO_EXTENSIONS)
     assert [dst for _, dst in ok] == [out / "sub/a.wav", out / "b.wav"]
     for bad in (Path("../escape.wav"), Path("sub/../../escape.wav"), Path("/etc/escape.wav")):
         with pytest.raises(ValueError, match="outside"):
-            output_paths([(Path("x.wav"), bad), (Path("y.wav"), Path("y.wav"))], out)
+            output_paths([(Path("x.wav"), bad), (Path("y.wav"), Path("y.wav"))], out, AUDIO_EXTENSIONS)
 
 
 def test_two_inputs_with_one_output_name_are_refused(tmp_path):
     import pytest
 
-    from audiodiff.commands.denoise import output_paths
+    from audiodiff.audio import AUDIO_EXTENSIONS
+    from audiodiff.commands.files import output_paths
 
     out = tmp_path / "out"
     with pytest.raises(ValueError, match="a/x.wav and b/x.wav would both be written"):
-        output_paths([(Path("a/x.wav"), Path("x.wav")), (Path("b/x.wav"), Path("x.wav"))], out)
-    same = output_paths([(Path("a/x.wav"), Path("x.wav")), (Path("a/x.wav"), Path("x.wav"))], out)
+        output_paths([(Path("a/x.wav"), Path("x.wav")), (Path("b/x.wav"), Path("x.wav"))], out, AUDIO_EXTENSIONS)
+    same = output_paths([(Path("a/x.wav"), Path("x.wav")), (Path("a/x.wav"), Path("x.wav"))], out, AUDIO_EXTENSIONS)
     assert same == [(Path("a/x.wav"), out / "x.wav")]  # one file named twice is done once
 
 

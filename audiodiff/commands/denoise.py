@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import glob
 import math
-import sys
 from pathlib import Path
 
 import soundfile as sf
-from tqdm import tqdm
 
-from audiodiff.audio import AUDIO_EXTENSIONS, AudioError, chunk_starts, load_audio
+from audiodiff.audio import AUDIO_EXTENSIONS, chunk_starts, load_audio
 from audiodiff.commands import verb
+from audiodiff.commands.files import collect_inputs, output_paths, pending, report, run_files
 from audiodiff.diffusion.sampling import SAMPLERS
-from audiodiff.pipelines.writing import remove_stale_parts, write_enhanced
+from audiodiff.pipelines.writing import remove_stale_parts
 
 
 def configure(parser):
@@ -35,53 +33,11 @@ def configure(parser):
     parser.add_argument("--num-nodes", type=int, default=1, help="nodes of a torchrun or SLURM launch")
 
 
-def collect_inputs(inputs: list[str]) -> list[tuple[Path, Path]]:
-    """``(input file, relative output name)`` for files, folders and glob patterns."""
-    found = []
-    for spec in inputs:
-        path = Path(spec)
-        if path.is_dir():
-            found += [(p, p.relative_to(path)) for p in sorted(path.rglob("*")) if p.suffix.lower() in AUDIO_EXTENSIONS]
-        elif path.exists():
-            found.append((path, Path(path.name)))
-        elif any(ch in spec for ch in "*?["):
-            found += [(Path(p), Path(Path(p).name)) for p in sorted(glob.glob(spec, recursive=True)) if Path(p).is_file()]
-        else:
-            found.append((path, Path(path.name)))  # reported as missing when loaded
-    return found
-
-
-def output_paths(pairs, output: Path) -> list[tuple[Path, Path]]:
-    """``(input, output file)``: ``output`` itself for one input and an audio-file name, else
-    ``output / relative name``. A relative name that would leave ``output``, or two inputs that
-    would be written to the same file, are refused before anything is written."""
-    single_file = len(pairs) == 1 and output.suffix.lower() in AUDIO_EXTENSIONS
-    if single_file:
-        return [(pairs[0][0], output)]
-    root = output.resolve()
-    claimed: dict[Path, Path] = {}
-    for src, rel in pairs:
-        dst = (output / rel).resolve()
-        if not dst.is_relative_to(root):
-            raise ValueError(f"{src}: its output name {rel} would be written outside {output}")
-        if dst in claimed and claimed[dst].resolve() != src.resolve():
-            raise ValueError(f"{claimed[dst]} and {src} would both be written to {output / rel}: "
-                             "enhance them in separate runs or pass their parent folder")
-        claimed[dst] = src
-    unique = {(output / rel).resolve(): (src, output / rel) for src, rel in pairs}
-    return list(unique.values())
-
-
-def pending(jobs: list[tuple[Path, Path]], overwrite: bool) -> list[tuple[Path, Path]]:
-    """The jobs still to do: all with ``overwrite``, else those whose output does not exist."""
-    return [(src, dst) for src, dst in jobs if overwrite or not dst.exists()]
-
-
 @verb("denoise", "enhance noisy recordings (speech or music) with a diffusion model", configure)
 def denoise(args) -> int:
     from audiodiff.pipelines.enhance import Enhancer
 
-    jobs = output_paths(collect_inputs(args.inputs), Path(args.output))
+    jobs = output_paths(collect_inputs(args.inputs, AUDIO_EXTENSIONS), Path(args.output), AUDIO_EXTENSIONS)
     todo = pending(jobs, args.overwrite)
     if len(todo) < len(jobs):
         print(f"skipping {len(jobs) - len(todo)} file(s) already enhanced (use --overwrite to redo them)")
@@ -91,7 +47,6 @@ def denoise(args) -> int:
     if args.devices * args.num_nodes > 1:  # every rank shards the full list, then skips its finished files
         return _denoise_distributed(args, jobs, enhancer)
     remove_stale_parts([dst for _, dst in jobs])
-    failures: list[str] = []
     hop = enhancer.chunk - enhancer.overlap
 
     def chunks_of(src: Path) -> int:
@@ -102,29 +57,8 @@ def denoise(args) -> int:
         length = math.ceil(info.frames * enhancer.sample_rate / info.samplerate)
         return len(chunk_starts(length, enhancer.chunk, hop)) * info.channels
 
-    bar = tqdm(total=sum(chunks_of(src) for src, _ in todo), unit="chunk", desc="denoise")
-
-    def items():
-        for src, dst in todo:
-            try:
-                wav, rate = load_audio(src)
-            except AudioError as err:
-                failures.append(str(err))
-                continue
-            # handed over without a reference left in this frame (the input is kept only to plot it)
-            box = [((src, dst, wav if args.plot else None), wav, rate)]
-            del wav
-            yield box.pop()
-
-    written = 0
-    for (src, dst, noisy), enhanced in enhancer.enhance_many(items(), seed=args.seed, on_chunks=bar.update):
-        error = write_enhanced(src, dst, enhanced, sf.info(str(src)).samplerate, noisy, _subtype)
-        if error:
-            failures.append(error)
-        else:
-            written += 1
-    bar.close()
-    return _report(args, written, failures)
+    written, failures = run_files(enhancer, todo, load_audio, chunks_of, args.seed, args.plot, "denoise", _subtype)
+    return report(args.output, written, failures, args.plot)
 
 
 def _denoise_distributed(args, jobs, enhancer) -> int:
@@ -137,19 +71,7 @@ def _denoise_distributed(args, jobs, enhancer) -> int:
         return 0
     per_rank, failures = result
     print(f"{len(per_rank)} processes enhanced " + " + ".join(str(len(w)) for w in per_rank) + " file(s)")
-    return _report(args, sum(len(w) for w in per_rank), failures)
-
-
-def _report(args, written: int, failures: list[str]) -> int:
-    where = Path(args.output)
-    plots = f" (spectrogram: {where.with_suffix('.png')})" if where.suffix else " (spectrogram PNGs beside them)"
-    print(f"enhanced {written} file(s) -> {where}" + (plots if args.plot else ""))
-    if failures:
-        print(f"{len(failures)} file(s) failed:", file=sys.stderr)
-        for line in failures:
-            print(f"  {line}", file=sys.stderr)
-        return 1
-    return 0
+    return report(args.output, sum(len(w) for w in per_rank), failures, args.plot)
 
 
 def _subtype(src: Path, dst: Path) -> str | None:

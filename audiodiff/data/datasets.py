@@ -67,19 +67,22 @@ class MixtureDataset(Dataset):
             (spectral slope -6..+3 dB/octave) instead of a noise file.
         babble_probability: share of pairs whose noise is babble: 3-6 other clean segments summed.
         click_probability: share of pairs whose noise is impulsive (:func:`click_noise`).
+        noise_probability: share of pairs that get noise at all; the others are ``(clean, clean)``
+            (bandwidth extension and vocoders degrade their input otherwise; 0 gives clean only).
     """
 
     def __init__(self, clean_dir: str, noise_dir: str, sample_rate: int = 16_000, segment_seconds: float = 2.0,
                  snr_range: tuple[float, float] = (-5.0, 15.0), gain_range: tuple[float, float] = (-30.0, -5.0),
                  reverb_probability: float = 0.3, length: int = 10_000, seed: int = 0,
                  synthetic_noise_probability: float = 0.15, babble_probability: float = 0.15,
-                 click_probability: float = 0.0):
-        self.clean_files, self.noise_files = audio_files(clean_dir), audio_files(noise_dir)
+                 click_probability: float = 0.0, noise_probability: float = 1.0):
+        self.clean_files = audio_files(clean_dir)
+        self.noise_files = audio_files(noise_dir) if noise_probability > 0 else []
         self.sample_rate, self.length, self.seed = sample_rate, length, seed
         self.segment = int(segment_seconds * sample_rate)
         self.snr_range, self.gain_range, self.reverb_probability = snr_range, gain_range, reverb_probability
         self.synthetic_noise_probability, self.babble_probability = synthetic_noise_probability, babble_probability
-        self.click_probability = click_probability
+        self.click_probability, self.noise_probability = click_probability, noise_probability
         self._cache: dict[Path, torch.Tensor] = {}
 
     def __len__(self) -> int:
@@ -114,6 +117,8 @@ class MixtureDataset(Dataset):
     def __getitem__(self, index: int):
         rng = np.random.default_rng([self.seed, index])
         clean = self._clean_segment(rng)
+        if self.noise_probability < 1 and rng.random() >= self.noise_probability:  # (no draw at 1: same mixes)
+            return normalize_pair(clean, clean)
         noise = self._noise(rng)
         params = sample_mix_params(rng, self.snr_range, self.gain_range, self.reverb_probability, noise.shape[-1])
         noisy, target = apply_mix(clean, noise, params, self.sample_rate)

@@ -36,7 +36,7 @@ class _File:
     """One recording being enhanced."""
 
     key: object
-    rate: int
+    rate: int  # of the output: the input's, or the model's when the observation does not keep it
     length: int  # samples at the model's rate
     original_length: int
     gain: torch.Tensor  # [C, 1, 1]
@@ -122,11 +122,17 @@ class Enhancer:
                 done = waiting.pop(0)
                 yield done.key, self._finish(done)
 
-    def _prepare(self, key, audio: torch.Tensor, rate: int):
+    def _observe(self, key, audio, rate: int | None) -> torch.Tensor:
+        """The model's condition ``[C, T']`` at its rate, from an input ``[C, T]`` at ``rate``."""
         audio = torch.as_tensor(audio, dtype=torch.float32)
         if audio.ndim != 2:
             raise ValueError(f"{key}: expected audio [C, T], got shape {tuple(audio.shape)}")
-        wav = resample(audio, rate, self.sample_rate)
+        return self.model.observation.observe(audio, rate)
+
+    def _prepare(self, key, audio: torch.Tensor, rate: int | None):
+        wav = self._observe(key, audio, rate)
+        if not self.model.observation.keeps_rate:  # synthesis: written at the model's rate
+            rate, audio = self.sample_rate, wav
         gain = level_gain(wav[:, None])  # [C, 1, 1]: each channel to the reference level
         length = wav.shape[-1]
         chunk = min(self.chunk, -(-length // self.quantum) * self.quantum)

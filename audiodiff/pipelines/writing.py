@@ -14,16 +14,17 @@ from audiodiff.audio import AudioError, save_audio
 
 
 def write_enhanced(src: Path, dst: Path, enhanced: torch.Tensor, rate: int, noisy: torch.Tensor | None = None,
-                   subtype=None) -> str | None:
-    """Save ``enhanced`` ``[C, T]`` to ``dst`` (and, given ``noisy`` ``[C, T]``, a spectrogram PNG
-    beside it). ``subtype(src, dst)`` picks the sample format. Returns None, or an error message
-    naming the file: a full disk or a read-only folder fails this file, not the run."""
+                   subtype=None, labels: tuple[str, str] = ("noisy", "enhanced")) -> str | None:
+    """Save ``enhanced`` ``[C, T]`` to ``dst`` (and, given ``noisy`` ``[C, T]`` at the same rate, a
+    spectrogram PNG of both beside it, titled ``labels``). ``subtype(src, dst)`` picks the sample
+    format. Returns None, or an error message naming the file: a full disk or a read-only folder
+    fails this file, not the run."""
     try:
         save_audio(dst, enhanced, rate, subtype=subtype(src, dst) if subtype else None)
         if noisy is not None:
             from audiodiff.plots import save_spectrograms
 
-            save_spectrograms(dst.with_suffix(".png"), {"noisy": noisy[0], "enhanced": enhanced[0]}, rate)
+            save_spectrograms(dst.with_suffix(".png"), {labels[0]: noisy[0], labels[1]: enhanced[0]}, rate)
     except (OSError, AudioError, sf.LibsndfileError, RuntimeError, ValueError) as err:
         return f"{src}: could not write {dst}: {err}"
     return None

@@ -17,7 +17,9 @@ class EnhancementData(L.LightningDataModule):
         val_noisy_dir, val_clean_dir: paired validation folders (whole files).
         val_limit: validate on the first N files only (None: all).
         segment_seconds, batch_size, num_workers, epoch_length, snr_range, reverb_probability,
-        synthetic_noise_probability, babble_probability, click_probability, seed: as in MixtureDataset.
+        synthetic_noise_probability, babble_probability, click_probability, noise_probability, seed:
+            as in MixtureDataset (``noise_probability: 0`` and no noise folder: clean audio only, for
+            models whose observation degrades it, bandwidth extension and vocoders).
     """
 
     def __init__(self, sample_rate: int = 16_000, train_clean_dir: str = "data/corpus/train/speech",
@@ -26,7 +28,8 @@ class EnhancementData(L.LightningDataModule):
                  val_limit: int | None = 24, segment_seconds: float = 2.0, batch_size: int = 16, num_workers: int = 0,
                  epoch_length: int = 8_000, snr_range: tuple[float, float] = (-5.0, 15.0),
                  reverb_probability: float = 0.3, synthetic_noise_probability: float = 0.15,
-                 babble_probability: float = 0.15, click_probability: float = 0.0, seed: int = 0):
+                 babble_probability: float = 0.15, click_probability: float = 0.0, noise_probability: float = 1.0,
+                 seed: int = 0):
         super().__init__()
         self.save_hyperparameters()
 
@@ -41,7 +44,8 @@ class EnhancementData(L.LightningDataModule):
                                             length=h.epoch_length, seed=h.seed,
                                             synthetic_noise_probability=h.synthetic_noise_probability,
                                             babble_probability=h.babble_probability,
-                                            click_probability=h.click_probability)
+                                            click_probability=h.click_probability,
+                                            noise_probability=h.noise_probability)
         val = PairedFolders(h.val_noisy_dir, h.val_clean_dir, h.sample_rate)
         if h.val_limit:
             val.noisy_files = val.noisy_files[: h.val_limit]

@@ -70,10 +70,16 @@ class EnhancementModule(L.LightningModule):
             raise ValueError("sigma_top_share needs sigma_distribution: loguniform")
         self.loss_fn = EDMLoss(distributions[sigma_distribution]())
 
+    def _condition(self, noisy: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """The model's input made from the dataset's ``[B, 1, T]``: itself for enhancement, its
+        narrowband or mel-inverted version for bandwidth extension and vocoding."""
+        with torch.no_grad():
+            return self.model.observation.degrade(noisy, generator)
+
     def _common_step(self, batch) -> torch.Tensor:
         noisy, clean = batch  # [B, 1, T] each
         rep = self.model.representation
-        return self.loss_fn(self.model.denoiser, rep.encode(clean), cond=rep.encode(noisy))
+        return self.loss_fn(self.model.denoiser, rep.encode(clean), cond=rep.encode(self._condition(noisy)))
 
     def training_step(self, batch, batch_idx):
         loss = self._common_step(batch)
@@ -98,6 +104,7 @@ class EnhancementModule(L.LightningModule):
     def validation_step(self, batch, batch_idx):
         noisy, clean = batch
         self.log("val/loss", self._common_step(batch), batch_size=noisy.shape[0])
+        noisy = self._condition(noisy, torch.Generator().manual_seed(batch_idx))  # the same every validation
         enhanced = self.enhance(noisy)
         rate = self.ema.sample_rate
         for i in range(noisy.shape[0]):

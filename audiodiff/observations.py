@@ -1,0 +1,157 @@
+"""What a conditional model is given, made from what the user has: the noisy recording itself
+(enhancement), its telephone-band version (bandwidth extension), or a rough waveform rebuilt from a
+mel spectrogram (vocoder). The same object turns clean training audio into training inputs, so a
+model is trained on exactly what inference gives it.
+
+Every observation has
+    ``observe(audio [C, T], rate) -> [C, T']`` at the model's rate (inference),
+    ``degrade(wav [B, C, T], generator=None) -> [B, C, T]`` at the model's rate (training: clean -> input),
+    ``keeps_rate``: outputs are written at the input's rate (enhancement) or at the model's.
+A model config names it under ``"observation"`` (default: ``{"name": "noisy"}``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import torch
+import torchaudio.functional as taF
+
+from audiodiff.audio import crossfade_window, resample
+from audiodiff.registry import Registry
+from audiodiff.representations import Mel
+
+OBSERVATIONS = Registry("observation")
+
+
+@OBSERVATIONS.register("noisy")
+@dataclass(frozen=True)
+class NoisyRecording:
+    """The recording itself, resampled to the model's rate; the output keeps the input's rate."""
+
+    sample_rate: int = 16_000
+    keeps_rate = True
+
+    def observe(self, audio: torch.Tensor, rate: int) -> torch.Tensor:
+        """``[C, T]`` at ``rate`` -> ``[C, T']`` at the model's rate."""
+        return resample(audio, rate, self.sample_rate)
+
+    def degrade(self, wav: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Training inputs are already noisy (the dataset mixed them)."""
+        return wav
+
+
+@OBSERVATIONS.register("narrowband")
+@dataclass(frozen=True)
+class Narrowband:
+    """Telephone-band speech: the input is band-limited to ``narrow_rate`` (whatever its own rate),
+    then resampled to the model's rate; the output is written at the model's rate.
+
+    In training, a share ``codec_probability`` of the inputs also goes through 8-bit mu-law
+    (G.711) quantisation at the narrow rate, as real telephone audio does.
+    """
+
+    sample_rate: int = 16_000
+    narrow_rate: int = 8_000
+    codec_probability: float = 0.5
+    keeps_rate = False
+
+    def observe(self, audio: torch.Tensor, rate: int) -> torch.Tensor:
+        """``[C, T]`` at ``rate`` -> ``[C, T']`` at the model's rate, nothing above ``narrow_rate / 2``."""
+        if rate > self.narrow_rate:
+            audio, rate = resample(audio, rate, self.narrow_rate), self.narrow_rate
+        return resample(audio, rate, self.sample_rate)
+
+    def degrade(self, wav: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``[B, C, T]`` -> ``[B, C, T]``: down to the narrow rate (some mu-law coded, drawn from
+        the CPU ``generator``) and back up."""
+        narrow = resample(wav, self.sample_rate, self.narrow_rate)
+        coded = (torch.rand(wav.shape[0], 1, 1, generator=generator) < self.codec_probability).to(wav.device)
+        if coded.any():
+            peak = narrow.abs().amax(dim=(1, 2), keepdim=True).clamp_min(1e-8)
+            companded = taF.mu_law_decoding(taF.mu_law_encoding(narrow / peak, 256), 256) * peak
+            narrow = torch.where(coded, companded, narrow)
+        return resample(narrow, self.narrow_rate, self.sample_rate)[..., : wav.shape[-1]]
+
+
+@OBSERVATIONS.register("mel_inversion")
+@dataclass(frozen=True)
+class MelInversion:
+    """A rough waveform rebuilt from a log-mel spectrogram (the :class:`~audiodiff.representations.Mel`
+    settings below): magnitudes through the pseudo-inverse of the mel filterbank, phases from
+    ``iterations`` of fast Griffin-Lim (zero initial phase, so it is deterministic). The model then
+    turns this rough waveform into speech; outputs are written at the model's rate.
+
+    A mel given directly (``observe_mel``) is ``[C, n_mels, N]`` or ``[n_mels, N]``, natural log of
+    the magnitude mel spectrogram (``Mel.encode``), ``N = T // hop_length + 1`` frames.
+    Long input is inverted in blocks of ``block_seconds``, cross-faded over a second (a quarter
+    block at most).
+    """
+
+    sample_rate: int = 16_000
+    n_fft: int = 1024
+    hop_length: int = 256
+    n_mels: int = 80
+    f_min: float = 0.0
+    f_max: float = 8_000.0
+    iterations: int = 16
+    block_seconds: float = 30.0
+    keeps_rate = False
+
+    @cached_property
+    def mel(self) -> Mel:
+        return Mel(self.sample_rate, self.n_fft, self.hop_length, self.n_mels, self.f_min, self.f_max)
+
+    @cached_property
+    def _inverse_filterbank(self) -> torch.Tensor:
+        """``[n_fft // 2 + 1, n_mels]``: least-squares map from mel bands back to STFT bins."""
+        fb = taF.melscale_fbanks(self.n_fft // 2 + 1, self.f_min, self.f_max, self.n_mels, self.sample_rate,
+                                 norm="slaney", mel_scale="slaney")  # [freqs, mels]
+        return torch.linalg.pinv(fb.T.double()).float()
+
+    def observe(self, audio: torch.Tensor, rate: int) -> torch.Tensor:
+        """Audio ``[C, T]`` at ``rate`` -> its mel -> the rough waveform ``[C, T']`` at the model's rate."""
+        wav = resample(audio, rate, self.sample_rate)
+        return self.observe_mel(self.mel.encode(wav[None])[0], wav.shape[-1])
+
+    def observe_mel(self, mel: torch.Tensor, length: int | None = None) -> torch.Tensor:
+        """Log-mel ``[C, n_mels, N]`` (or ``[n_mels, N]``) -> rough waveform ``[C, length]``
+        (default length ``(N - 1) * hop_length``)."""
+        mel = torch.as_tensor(mel, dtype=torch.float32)
+        mel = mel[None] if mel.ndim == 2 else mel
+        if mel.ndim != 3 or mel.shape[1] != self.n_mels:
+            raise ValueError(f"expected a log-mel [C, {self.n_mels}, frames], got shape {tuple(mel.shape)}")
+        if not torch.isfinite(mel).all():
+            raise ValueError("the mel spectrogram holds NaN or Inf values")
+        length = length if length is not None else (mel.shape[-1] - 1) * self.hop_length
+        block = max(2, int(self.block_seconds * self.sample_rate / self.hop_length))
+        if mel.shape[-1] <= block:
+            return self._invert(mel, length)
+        overlap = max(1, min(int(self.sample_rate / self.hop_length), block // 4))  # up to a second of frames
+        out, weight = torch.zeros(mel.shape[0], length), torch.zeros(length)
+        for start in range(0, mel.shape[-1] - overlap, block - overlap):
+            frames = mel[..., start : start + block]
+            s = start * self.hop_length
+            last = start + block >= mel.shape[-1]
+            size = length - s if last else min((frames.shape[-1] - 1) * self.hop_length, length - s)
+            if size <= 0:
+                break
+            piece = self._invert(frames, size)
+            fade = crossfade_window(size, min(overlap * self.hop_length, size // 2))
+            out[:, s : s + size] += piece * fade
+            weight[s : s + size] += fade
+        return out / weight.clamp_min(1e-8)
+
+    def _invert(self, mel: torch.Tensor, length: int) -> torch.Tensor:
+        magnitude = (self._inverse_filterbank.to(mel) @ mel.exp()).clamp_min(0)  # [C, freqs, N]
+        window = torch.hann_window(self.n_fft, device=mel.device)
+        return taF.griffinlim(magnitude, window, self.n_fft, self.hop_length, self.n_fft, 1.0, self.iterations,
+                              0.99, length, False)
+
+    def degrade(self, wav: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``[B, C, T]`` -> the rough waveform rebuilt from its mel, ``[B, C, T]`` (deterministic)."""
+        b, c, t = wav.shape
+        mel = self.mel.encode(wav).reshape(b * c, self.n_mels, -1)
+        return self._invert(mel, t).reshape(b, c, t)
+

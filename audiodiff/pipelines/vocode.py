@@ -1,0 +1,68 @@
+"""The Vocoder: speech from mel spectrograms (or from recordings, through their mel), and the same
+machinery for bandwidth extension (telephone-band speech to wideband).
+
+A vocoder model's observation is :class:`~audiodiff.observations.MelInversion`: the mel becomes a
+rough waveform (pseudo-inverse filterbank + a few Griffin-Lim iterations) that the diffusion model
+turns into speech, chunk by chunk and batched across files exactly like the
+:class:`~audiodiff.pipelines.enhance.Enhancer` (chunks cross-faded, so there is no seam).
+A bandwidth model's observation is :class:`~audiodiff.observations.Narrowband`. Outputs are at the
+model's sample rate.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from audiodiff.model import DiffusionModel
+from audiodiff.observations import MelInversion
+from audiodiff.pipelines.enhance import Enhancer
+
+
+class Vocoder(Enhancer):
+    """Synthesise speech from log-mel spectrograms or re-synthesise recordings.
+
+    Args: as :class:`Enhancer` (default model ``speech-vocoder``; ``speech-bandwidth`` for
+    bandwidth extension). ``enhance_many`` takes ``(key, mel or audio, sample_rate)`` items, with
+    ``sample_rate`` None for a mel.
+
+    Example:
+        >>> vocoder = Vocoder("speech-vocoder")
+        >>> wav = vocoder(mel)                  # mel: [n_mels, frames] or [C, n_mels, frames]
+        >>> wav = vocoder(audio, 22_050)        # a recording: re-synthesised through its mel
+        >>> vocoder.mel_of(audio, 22_050)       # the mel this model expects: [C, n_mels, frames]
+    """
+
+    def __init__(self, model: DiffusionModel | str = "speech-vocoder", **kwargs):
+        super().__init__(model, **kwargs)
+
+    @property
+    def takes_mel(self) -> bool:
+        return isinstance(self.model.observation, MelInversion)
+
+    def mel_of(self, audio: torch.Tensor, sample_rate: int) -> torch.Tensor:
+        """The model's log-mel of ``audio`` ``[C, T]``: ``[C, n_mels, frames]``."""
+        if not self.takes_mel:
+            raise ValueError("this model is not a mel vocoder")
+        from audiodiff.audio import resample
+
+        wav = resample(torch.as_tensor(audio, dtype=torch.float32), sample_rate, self.sample_rate)
+        return self.model.observation.mel.encode(wav[None])[0]
+
+    def __call__(self, audio_or_mel: torch.Tensor, sample_rate: int | None = None, steps: int | None = None,
+                 seed: int = 0) -> torch.Tensor:
+        """A mel (``sample_rate`` None) or a recording ``[C, T]`` / ``[T]`` -> ``[C, T']`` at the model's rate."""
+        x = torch.as_tensor(audio_or_mel, dtype=torch.float32)
+        if sample_rate is not None and x.ndim == 1:
+            x = x[None]
+        ((_, out),) = list(self.enhance_many([(0, x, sample_rate)], steps=steps, seed=seed))
+        return out
+
+    def _observe(self, key, audio, rate: int | None) -> torch.Tensor:
+        if rate is not None:
+            return super()._observe(key, audio, rate)
+        if not self.takes_mel:
+            raise ValueError(f"{key}: this model ({self.model.config.get('task')}) takes audio, not a mel")
+        try:
+            return self.model.observation.observe_mel(audio)
+        except ValueError as err:
+            raise ValueError(f"{key}: {err}") from None

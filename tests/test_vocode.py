@@ -1,0 +1,218 @@
+"""Vocoder and bandwidth extension: observations, the Vocoder pipeline, training inputs, and the
+``audiodiff vocode`` command (tiny random-weight models: shapes, rates, seams and errors, not quality)."""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from audiodiff.audio import AudioError
+from audiodiff.hub import save_pretrained
+from audiodiff.metrics import log_spectral_distance, pesq_wb
+from audiodiff.model import DiffusionModel
+from audiodiff.observations import MelInversion, Narrowband, NoisyRecording
+from audiodiff.pipelines.vocode import Vocoder
+from audiodiff.registry import ConfigError
+from tiny_config import TINY_MASK
+
+RATE = 16_000
+
+
+def _speech_like(seconds: float, f0: float = 140.0, seed: int = 0) -> torch.Tensor:
+    """A voiced, formant-shaped harmonic signal with a syllable envelope: ``[1, T]``."""
+    g = torch.Generator().manual_seed(seed)
+    t = torch.arange(int(seconds * RATE)) / RATE
+    wav = sum(torch.sin(2 * math.pi * f0 * k * t + float(torch.rand(1, generator=g)) * 6) / k
+              * (1.0 + 2.0 * math.exp(-((f0 * k - 700) / 400) ** 2)) for k in range(1, 40) if f0 * k < 7_800)
+    envelope = 0.5 + 0.5 * torch.sin(2 * math.pi * 3.0 * t)
+    return (0.1 * wav * envelope / wav.abs().max())[None].float()
+
+
+def _tiny(observation: dict | None, task: str) -> DiffusionModel:
+    config = copy.deepcopy(TINY_MASK)
+    config["task"] = task
+    if observation:
+        config["observation"] = observation
+    torch.manual_seed(0)
+    return DiffusionModel(config)
+
+
+MEL = {"name": "mel_inversion", "args": {"iterations": 4}}
+NARROW = {"name": "narrowband", "args": {"narrow_rate": 8000, "codec_probability": 0.5}}
+
+
+# ------------------------------------------------------------------------------------ observations
+
+
+def test_noisy_observation_is_the_default_and_keeps_the_rate():
+    model = _tiny(None, "speech-enhance")
+    assert isinstance(model.observation, NoisyRecording) and model.observation.keeps_rate
+    assert "observation" not in model.config  # enhancement checkpoints are unchanged
+
+
+def test_observation_rate_must_match_the_model():
+    bad = {"name": "narrowband", "args": {"sample_rate": 22_050}}
+    with pytest.raises(ConfigError, match="22050"):
+        _tiny(bad, "speech-bandwidth")
+    with pytest.raises(ConfigError, match="does not take"):
+        _tiny({"name": "narrowband", "args": {"cutoff": 4000}}, "speech-bandwidth")
+
+
+def test_narrowband_removes_the_high_band_and_keeps_the_low_band():
+    wav = _speech_like(2.0)
+    observed = Narrowband().observe(wav, RATE)
+    assert observed.shape == wav.shape
+    spectrum = torch.fft.rfft(observed[0]).abs()
+    freqs = torch.fft.rfftfreq(observed.shape[-1], 1 / RATE)
+    assert spectrum[freqs > 4_300].pow(2).sum() < 1e-4 * spectrum.pow(2).sum()  # -40 dB and below
+    assert pesq_wb(observed[0], wav[0], RATE) > 3.5  # the low band is intact
+    already_narrow = Narrowband().observe(wav[:, ::2].clone(), 8_000)  # 8 kHz input: resampled up only
+    assert already_narrow.shape[-1] == wav.shape[-1]
+
+
+def test_narrowband_training_input_codes_a_share_with_mu_law():
+    wav = _speech_like(1.0).expand(8, 1, -1).clone()
+    plain = Narrowband(codec_probability=0.0).degrade(wav)
+    coded = Narrowband(codec_probability=1.0).degrade(wav)
+    assert plain.shape == coded.shape == wav.shape
+    assert (coded - plain).abs().max() > 1e-3  # quantisation noise
+    g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    assert torch.equal(Narrowband().degrade(wav, g1), Narrowband().degrade(wav, g2))
+
+
+def test_mel_inversion_rebuilds_speech_and_blocks_are_seamless():
+    wav = _speech_like(3.0)
+    observation = MelInversion(iterations=16)
+    rough = observation.observe(wav, RATE)
+    assert rough.shape == wav.shape
+    assert pesq_wb(rough[0], wav[0], RATE) > 2.0
+    mel = observation.mel.encode(wav[None])[0]
+    assert mel.shape == (1, 80, wav.shape[-1] // 256 + 1)
+    blocked = MelInversion(iterations=16, block_seconds=1.0).observe_mel(mel, wav.shape[-1])
+    assert blocked.shape == wav.shape
+    # no dip at the block joins: the level around each join stays near the level elsewhere
+    frame = 400
+    rms = blocked[0, : wav.shape[-1] // frame * frame].reshape(-1, frame).pow(2).mean(1).sqrt()
+    ref = wav[0, : wav.shape[-1] // frame * frame].reshape(-1, frame).pow(2).mean(1).sqrt()
+    assert (rms / ref.clamp_min(1e-4))[2:-2].min() > 0.5
+    assert log_spectral_distance(blocked, wav) < log_spectral_distance(torch.zeros_like(wav) + 1e-4, wav)
+
+
+def test_mel_inversion_refuses_a_wrong_mel():
+    with pytest.raises(ValueError, match="80"):
+        MelInversion().observe_mel(torch.zeros(64, 20))
+    with pytest.raises(ValueError, match="NaN"):
+        MelInversion().observe_mel(torch.full((80, 20), float("nan")))
+
+
+# -------------------------------------------------------------------------------------- pipeline
+
+
+def test_vocoder_from_mel_and_from_audio():
+    vocoder = Vocoder(_tiny(MEL, "speech-vocoder"), device="cpu", chunk_seconds=1.0, overlap_seconds=0.25)
+    wav = _speech_like(2.3)
+    mel = vocoder.mel_of(wav, RATE)
+    assert mel.shape == (1, 80, wav.shape[-1] // 256 + 1)
+    from_mel = vocoder(mel[0])
+    assert from_mel.shape == (1, (mel.shape[-1] - 1) * 256) and torch.isfinite(from_mel).all()
+    at_22k = torch.as_tensor(np.interp(np.arange(0, wav.shape[-1], RATE / 22_050), np.arange(wav.shape[-1]),
+                                       wav[0].numpy()), dtype=torch.float32)[None]
+    from_audio = vocoder(at_22k, 22_050)
+    assert from_audio.shape[-1] == pytest.approx(wav.shape[-1], abs=2)  # written at the model's rate
+    assert torch.equal(vocoder(mel[0], seed=1), vocoder(mel[0], seed=1))
+
+
+def test_vocoder_batches_files_like_single_calls():
+    vocoder = Vocoder(_tiny(MEL, "speech-vocoder"), device="cpu", chunk_seconds=1.0, overlap_seconds=0.25,
+                      batch_size=4)
+    mels = [vocoder.mel_of(_speech_like(s, f0, i), RATE) for i, (s, f0) in enumerate([(0.7, 120), (1.9, 180),
+                                                                                       (1.2, 220)])]
+    together = dict(vocoder.enhance_many([(i, m, None) for i, m in enumerate(mels)], seed=5))
+    for i, m in enumerate(mels):
+        assert (together[i] - vocoder(m, seed=5)).abs().max() < 1e-4
+
+
+def test_bandwidth_model_writes_at_its_rate_and_refuses_a_mel():
+    vocoder = Vocoder(_tiny(NARROW, "speech-bandwidth"), device="cpu")
+    out = vocoder(_speech_like(1.0)[:, ::2].clone(), 8_000)
+    assert out.shape == (1, RATE)
+    with pytest.raises(ValueError, match="takes audio"):
+        vocoder(torch.zeros(80, 30))
+
+
+# -------------------------------------------------------------------------------------- training
+
+
+@pytest.mark.parametrize("observation", [MEL, NARROW])
+def test_training_step_degrades_clean_input(observation):
+    from audiodiff.training.module import EnhancementModule
+
+    config = copy.deepcopy(TINY_MASK)
+    config["observation"] = observation
+    module = EnhancementModule(model=config, warmup_steps=1, sigma_distribution="loguniform", sigma_top_share=0.5)
+    clean = torch.cat([_speech_like(0.5, f0, i)[None] for i, f0 in enumerate((110, 200))])  # [2, 1, T]
+    condition = module._condition(clean)
+    assert condition.shape == clean.shape and not torch.allclose(condition, clean, atol=1e-3)
+    loss = module._common_step((clean, clean))
+    assert math.isfinite(loss.item())
+    loss.backward()
+
+
+# --------------------------------------------------------------------------------------- command
+
+
+def test_vocode_command_mels_audio_and_bad_files(tmp_path, one_thread, capsys):
+    from audiodiff.cli import main
+
+    ckpt = save_pretrained(_tiny(MEL, "speech-vocoder"), tmp_path / "vocoder")
+    inputs = tmp_path / "in"
+    (inputs / "sub").mkdir(parents=True)
+    wav = _speech_like(1.5)
+    mel = MelInversion().mel.encode(wav[None])[0, 0].numpy()
+    np.save(inputs / "sub" / "utt.npy", mel)
+    sf.write(str(inputs / "take.flac"), wav[0].numpy(), RATE)
+    np.save(inputs / "wrong_bands.npy", np.zeros((64, 40), np.float32))
+    (inputs / "pickled.npy").write_bytes(b"\x93NUMPY not really")
+    out = tmp_path / "out"
+    code = main(["vocode", str(inputs), "-o", str(out), "--model", str(ckpt), "--device", "cpu", "--plot"])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "wrong_bands.npy: expected a log-mel [80, frames]" in captured.err and "pickled.npy" in captured.err
+    assert "wrote 2 file(s)" in captured.out
+    data, rate = sf.read(str(out / "sub" / "utt.wav"))
+    assert rate == RATE and data.shape == ((mel.shape[-1] - 1) * 256,)
+    data, rate = sf.read(str(out / "take.flac"))
+    assert rate == RATE and data.shape == (wav.shape[-1],)
+    assert (out / "take.png").is_file() and not (out / "sub" / "utt.png").exists()  # a mel has no input audio
+    # rerun: everything done is skipped
+    assert main(["vocode", str(inputs / "sub"), "-o", str(out / "sub"), "--model", str(ckpt), "--device", "cpu"]) == 0
+    assert "skipping 1 file(s) already done" in capsys.readouterr().out
+
+
+def test_bandwidth_command_refuses_mels_and_restores_rate(tmp_path, one_thread, capsys):
+    from audiodiff.cli import main
+
+    ckpt = save_pretrained(_tiny(NARROW, "speech-bandwidth"), tmp_path / "bandwidth")
+    phone = tmp_path / "call.wav"
+    sf.write(str(phone), _speech_like(1.0)[0, ::2].numpy(), 8_000)
+    assert main(["vocode", "--task", "bandwidth", str(phone), "-o", str(tmp_path / "wide.wav"),
+                 "--model", str(ckpt), "--device", "cpu"]) == 0
+    data, rate = sf.read(str(tmp_path / "wide.wav"))
+    assert rate == RATE and data.shape == (RATE,)
+    np.save(tmp_path / "mel.npy", np.zeros((80, 20), np.float32))
+    assert main(["vocode", "--task", "bandwidth", str(tmp_path / "mel.npy"), "-o", str(tmp_path / "x"),
+                 "--model", str(ckpt), "--device", "cpu"]) == 1
+    assert "mel.npy: this model takes audio, not a mel spectrogram" in capsys.readouterr().err
+
+
+def test_loading_a_mel_never_unpickles(tmp_path):
+    from audiodiff.commands.vocode import load_mel_or_audio
+
+    np.save(tmp_path / "objects.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(AudioError, match="objects.npy"):
+        load_mel_or_audio(tmp_path / "objects.npy", 80)
