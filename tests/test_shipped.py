@@ -1,6 +1,6 @@
 """The shipped checkpoints and the bundled examples `make demo` uses: every folder in checkpoints/
-loads from its config alone, has a model card, and enhances real audio into finite output of the
-input's shape; the demo's inputs and models exist."""
+loads from its config alone, has a model card, and turns real audio into finite output of the
+expected shape (the input's, or at the model's rate for synthesis); the demo's inputs and models exist."""
 
 from __future__ import annotations
 
@@ -13,11 +13,13 @@ import torch
 from audiodiff.audio import load_audio
 from audiodiff.hub import from_pretrained
 from audiodiff.pipelines.enhance import Enhancer
+from audiodiff.pipelines.vocode import Vocoder
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = sorted(p.name for p in (ROOT / "checkpoints").iterdir() if (p / "config.json").is_file())
 CARD_SECTIONS = ("Data", "Training", "Metrics", "Limitations")
-EXAMPLE = {"speech-enhance": "examples/noisy_speech.flac", "music-enhance": "examples/noisy_music.flac"}
+EXAMPLE = {"speech-enhance": "examples/noisy_speech.flac", "music-enhance": "examples/noisy_music.flac",
+           "speech-vocoder": "examples/clean_speech.flac", "speech-bandwidth": "examples/narrowband_prompt.flac"}
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -47,7 +49,9 @@ def test_shipped_checkpoint_enhances_real_audio(name):
     assert model.config["sampling"]["steps"] <= 8
     audio, rate = load_audio(ROOT / EXAMPLE[model.config["task"]])
     clip = audio[:, : int(1.5 * rate)]
-    enhanced = Enhancer(model, device="cpu")(clip, rate)
-    assert enhanced.shape == clip.shape
+    keeps_rate = model.observation.keeps_rate
+    enhanced = (Enhancer if keeps_rate else Vocoder)(model, device="cpu")(clip, rate)
+    length = clip.shape[-1] if keeps_rate else round(clip.shape[-1] * model.sample_rate / rate)
+    assert enhanced.shape[0] == clip.shape[0] and abs(enhanced.shape[-1] - length) <= 1
     assert torch.isfinite(enhanced).all()
     assert 0 < enhanced.abs().max() < 4 * clip.abs().max()
