@@ -9,6 +9,7 @@ import json
 import shutil
 import struct
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from audiodiff.data import sources, tts
+from audiodiff.data import midi, sources, tts
 from audiodiff.data.corpus import (
     DEV_FRACTION,
     SNR_BUCKETS,
@@ -118,6 +119,38 @@ if "FAIL" in text:
 t = np.arange(int(0.02 * len(text) * 16000)) / 16000
 sf.write(args[args.index("-o") + 1], (0.3 * np.sin(2 * np.pi * 220 * t)).astype("float32"), 16000)
 """
+
+
+# Stand-in for fluidsynth: a 1.5 s tone at the rate after ``-r`` to the path after ``-F``; fails
+# unless the last argument is a MIDI file.
+FAKE_FLUIDSYNTH = """#!{python}
+import sys, numpy as np, soundfile as sf
+args = sys.argv[1:]
+if open(args[-1], "rb").read(4) != b"MThd":
+    sys.exit("not a MIDI file")
+rate = int(args[args.index("-r") + 1])
+t = np.arange(int(1.5 * rate)) / rate
+sf.write(args[args.index("-F") + 1], np.stack([0.2 * np.sin(2 * np.pi * 330 * t)] * 2, 1).astype("float32"), rate)
+"""
+SCORES = ("folk/tune_a.xml", "folk/tune_b.xml", "folk/tune_c.xml")
+
+
+def write_scores(root: Path) -> None:
+    """A tiny score corpus: three two-part tunes, and the name of a reserved chorale holding garbage
+    (a builder that even parsed it would fail)."""
+    from music21 import note, stream
+
+    for i, rel in enumerate(SCORES):
+        score = stream.Score()
+        for octave in (5, 3):
+            part = stream.Part()
+            for step in "CDEG"[: 2 + i]:
+                part.append(note.Note(f"{step}{octave}", quarterLength=1))
+            score.append(part)
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        score.write("musicxml", fp=str(root / rel))
+    (root / "bach").mkdir()
+    (root / "bach" / "bwv94.8.mxl").write_bytes(b"not a score")
 
 
 def write_licence(prefix: Path) -> None:
@@ -253,6 +286,21 @@ def build_tree(prefix: Path) -> dict:
     (prefix / tts.FESTIVAL_VOICES / "kal_diphone").mkdir(parents=True)
     for uid, _, _, _ in tts.utterances(prefix):
         expected[uid] = "train"
+
+    # rendered scores: a stand-in fluidsynth, two soundfonts, the tiny score corpus
+    fake = prefix / midi.FLUIDSYNTH
+    fake.parent.mkdir(parents=True, exist_ok=True)
+    fake.write_text(FAKE_FLUIDSYNTH.format(python=sys.executable))
+    fake.chmod(0o755)
+    for name in ("fluidr3", "timgm6mb"):
+        (prefix / midi.SOUNDFONTS[name][1]).parent.mkdir(parents=True, exist_ok=True)
+        (prefix / midi.SOUNDFONTS[name][1]).write_bytes(b"sfbk")
+    write_scores(prefix / "music21" / "corpus")
+    for rel in SCORES:
+        font = midi.pick_soundfont(rel, ["fluidr3", "timgm6mb"])
+        item_id = f"music21/{rel.rsplit('.', 1)[0]}@{font}.mid"
+        expected[item_id] = "heldout" if is_heldout(Item(item_id, "music21", "rendered", None)) else "train"
+    reserved_ids.add("music21/bach/bwv94.8@fluidr3.mid")
 
     return {"expected": expected, "reserved_ids": reserved_ids, "cat_titles": cat_titles,
             "heldout_levels": heldout_levels, "train_levels": train_levels}
@@ -496,7 +544,8 @@ def test_non_reserved_sources_appear(corpus):
             it.id for it in sources.moh_music(corpus["prefix"])}  # (listed, then filtered by bandwidth)
     # noise is written at both rates, speech at 16 kHz, music at 22.05 kHz
     rates = {(f["kind"], f["sample_rate"]) for f in files}
-    assert rates == {("speech", 16_000), ("noise", 16_000), ("noise", 22_050), ("music", 22_050)}
+    assert rates == {("speech", 16_000), ("noise", 16_000), ("noise", 22_050), ("music", 22_050),
+                     ("rendered", 22_050)}
     for entry in files:
         assert sf.info(str(corpus["out"] / entry["path"])).samplerate == entry["sample_rate"]
 
@@ -570,3 +619,35 @@ def test_reserved_sentences_are_never_read(tmp_path):
     path.write_text(path.read_text() + " " + harvard + " Glue the sheet to the dark blue background.")
     sentences = tts.license_sentences(tmp_path)
     assert sentences == LICENCE_SENTENCES  # nothing reserved got in
+
+
+def test_rendered_scores_sit_beside_their_midi(corpus):
+    from music21 import converter
+
+    rendered = [f for f in corpus["manifest"]["files"] if f["kind"] == "rendered"]
+    assert {f["id"] for f in rendered} == {i for i in corpus["expected"] if i.startswith("music21/")}
+    assert len(rendered) == len(SCORES)
+    for entry in rendered:
+        audio = corpus["out"] / entry["path"]
+        score = converter.parse(str(audio.with_suffix(".mid")))
+        assert len(score.parts) == 2 and len(score.flatten().notes) >= 4  # both parts, every note
+        data, rate = sf.read(str(audio))
+        assert rate == 22_050 and data.ndim == 1 and abs(len(data) / rate - 1.5) < 0.01
+
+
+def test_parts_get_instruments_by_range_and_the_piano_sometimes():
+    everyone_on_piano = [rel for rel in (f"x/{i}.krn" for i in range(200)) if midi._digest(rel) % 4 == 0]
+    assert 30 < len(everyone_on_piano) < 70
+    assert midi.assign_programs(everyone_on_piano[0], [40.0, 70.0]) == [0, 0]
+    mixed = next(rel for rel in (f"x/{i}.krn" for i in range(200)) if midi._digest(rel) % 4)
+    low, mid, high = midi.assign_programs(mixed, [40.0, 55.0, 72.0])
+    assert low in midi.LOW and mid in midi.MIDDLE and high in midi.HIGH
+    assert midi.assign_programs(mixed, [40.0, 55.0, 72.0]) == [low, mid, high]  # reproducible
+
+
+def test_unreadable_score_is_an_audio_error(tmp_path):
+    from audiodiff.audio import AudioError
+
+    (tmp_path / "broken.xml").write_text("<score-partwise><part>")
+    with pytest.raises(AudioError, match="broken.xml"):
+        midi.score_to_midi(tmp_path / "broken.xml", "broken.xml")

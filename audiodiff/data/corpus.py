@@ -7,6 +7,7 @@ Layout written under ``out``::
     train/noise/16000/*.wav     16 kHz mono          dev/music/{noisy,clean}/*.wav  + pairs.csv
     train/noise/22050/*.wav     22.05 kHz mono
     train/music/*.wav           22.05 kHz mono (sources recorded at that rate or above only)
+    train/rendered/*.wav + .mid 22.05 kHz mono renders of music21 scores, each beside its MIDI
     (held-out sources for the dev pairs live in heldout/, never in train/)
     manifest.json               every written file: id, package, kind, split, seconds
 
@@ -31,7 +32,7 @@ from audiodiff.data.mixing import apply_mix, sample_mix_params
 from audiodiff.data.sources import Item, is_reserved, list_items, missing_packages
 
 SPEECH_RATE, MUSIC_RATE = 16_000, 22_050
-DEV_FRACTION = {"speech": 0.1, "noise": 0.2, "music": 0.2}
+DEV_FRACTION = {"speech": 0.1, "noise": 0.2, "music": 0.2, "rendered": 0.15}
 SNR_BUCKETS = (-5.0, 0.0, 5.0, 10.0, 15.0)
 
 
@@ -39,7 +40,7 @@ def group_key(item: Item) -> str:
     """Items of one group go to the same split: a game level, or the file itself."""
     if item.package == "fillets-ng-data-cs":
         return item.id.split("/")[1]
-    return item.id
+    return item.id.split("@")[0]  # a rendered piece: the score, whatever the soundfont
 
 
 def is_heldout(item: Item) -> bool:
@@ -88,6 +89,8 @@ def write_items(items: list[Item], folder: Path, root: Path, sample_rate: int, s
                 print(f"skipped: {item.id}: silent")
                 continue
             save_audio(path, wav, sample_rate)
+            if item.midi is not None:  # the score it plays, beside it
+                path.with_suffix(".mid").write_bytes(item.midi())
         manifest.append({"id": item.id, "package": item.package, "kind": item.kind, "split": split,
                          "sample_rate": sample_rate, "path": path.relative_to(root).as_posix(),
                          "seconds": round(sf.info(str(path)).duration, 3)})
@@ -151,8 +154,9 @@ def build_corpus(out: Path, prefix: Path = Path("/"), dev_speech: int = 150, dev
         print(f"note: not found under {prefix}: {', '.join(missing)} (apt-get install them for the full corpus)")
     manifest: list[dict] = []
     written: dict[tuple[str, str, int], list[Path]] = {}
-    plan = [("speech", SPEECH_RATE), ("noise", SPEECH_RATE), ("noise", MUSIC_RATE), ("music", MUSIC_RATE)]
-    listed = {kind: list_items(prefix, kind) for kind in ("speech", "noise", "music")}
+    plan = [("speech", SPEECH_RATE), ("noise", SPEECH_RATE), ("noise", MUSIC_RATE), ("music", MUSIC_RATE),
+            ("rendered", MUSIC_RATE)]
+    listed = {kind: list_items(prefix, kind) for kind in ("speech", "noise", "music", "rendered")}
     for kind, rate in plan:
         for split in ("train", "heldout"):
             items = [it for it in listed[kind] if is_heldout(it) == (split == "heldout")]

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from audiodiff.audio import AudioError, load_audio
-from audiodiff.data import tts
+from audiodiff.data import midi, tts
 from audiodiff.data.reserved import is_reserved, reserved_list  # noqa: F401 (reserved_list re-exported)
 
 FILLETS_SOUND = "usr/share/games/fillets-ng/sound"
@@ -42,6 +42,8 @@ DEBIAN_PACKAGES = {
     "festival": tts.TEXT2WAVE,
     "festvox-kallpc16k": f"{tts.FESTIVAL_VOICES}/kal_diphone",
     "festvox-kdlpc16k": f"{tts.FESTIVAL_VOICES}/ked_diphone",
+    "fluidsynth": midi.FLUIDSYNTH,
+    **{package: path for package, path in midi.SOUNDFONTS.values()},
 }
 
 
@@ -55,6 +57,7 @@ class Item:
     load: Callable[[int], torch.Tensor]  # sample_rate -> mono [1, T]
     key: str = ""  # what the reserved list names: path inside the package root, title or name
     native_rate: int | None = None  # sample rate of the recording itself, when it is band-limited by it
+    midi: Callable[[], bytes] | None = None  # the MIDI a rendered item plays (written beside it as .mid)
 
 
 def _file_loader(path: Path) -> Callable[[int], torch.Tensor]:
@@ -185,10 +188,17 @@ def _bytes_loader(wav: bytes, label: str) -> Callable[[int], torch.Tensor]:
     return load
 
 
+def rendered_music(prefix: Path) -> list[Item]:
+    """Scores of the music21 corpus rendered by fluidsynth, each with its MIDI: see ``midi``."""
+    return [Item(uid, "music21", "rendered", load, key, midi=score)
+            for uid, key, load, score in midi.rendered_pieces(prefix)]
+
+
 SOURCES = {
     "speech": (fillets_speech, allison_speech, tts_speech),
     "noise": (opensfx_noise, sonic_pi_noise),
     "music": (moh_music, fillets_music),
+    "rendered": (rendered_music,),
 }
 
 
@@ -198,6 +208,8 @@ def list_items(prefix: Path, kind: str) -> list[Item]:
 
 
 def missing_packages(prefix: Path) -> list[str]:
-    """Debian packages whose files are absent under ``prefix`` (ffmpeg: not on the PATH)."""
-    return [pkg for pkg, rel in DEBIAN_PACKAGES.items()
-            if not (shutil.which(pkg) if pkg == "ffmpeg" else (Path(prefix) / rel).exists())]
+    """Debian packages whose files are absent under ``prefix`` (ffmpeg: not on the PATH), and
+    ``music21 (PyPI)`` when it is not installed."""
+    missing = [pkg for pkg, rel in DEBIAN_PACKAGES.items()
+               if not (shutil.which(pkg) if pkg == "ffmpeg" else (Path(prefix) / rel).exists())]
+    return missing + ([] if midi.corpus_root(prefix) else ["music21 (PyPI)"])
