@@ -353,3 +353,23 @@ def test_mixture_dataset_clicks(mix_dirs, monkeypatch):
         assert not torch.allclose(noisy, clean)
     assert not calls
     assert not set(audio_files(mix_dirs[1])) & set(ds._cache)  # clicks replace the noise files
+
+
+def test_mixture_dataset_draws_from_several_clean_folders(mix_dirs, tmp_path):
+    clean, noise = mix_dirs
+    extra = tmp_path / "more_clean"
+    extra.mkdir()
+    sf.write(str(extra / "tone.wav"), (0.3 * np.sin(np.arange(RATE) * 0.2)).astype(np.float32), RATE)
+    both = MixtureDataset([str(clean), str(extra)], str(noise), sample_rate=RATE, segment_seconds=0.5, length=4)
+    assert set(both.clean_files) == set(audio_files(clean)) | {extra / "tone.wav"}
+
+
+def test_clean_only_pairs_without_noise(mix_dirs):
+    clean, _ = mix_dirs
+    ds = MixtureDataset(str(clean), None, sample_rate=RATE, segment_seconds=0.5, length=4, noise_probability=0.0)
+    noisy, target = ds[0]
+    assert torch.equal(noisy, target)
+    some = MixtureDataset(str(clean), str(mix_dirs[1]), sample_rate=RATE, segment_seconds=0.5, length=40,
+                          noise_probability=0.5, reverb_probability=0.0)
+    identical = sum(torch.equal(*some[i]) for i in range(40))
+    assert 8 < identical < 32

@@ -58,7 +58,8 @@ class MixtureDataset(Dataset):
     """Clean speech or music mixed with noise on the fly, reproducible from ``seed`` and the index.
 
     Args:
-        clean_dir, noise_dir: folders of mono files at ``sample_rate``.
+        clean_dir, noise_dir: folders of mono files at ``sample_rate`` (``clean_dir`` may be a list
+            of folders: their files are drawn from alike).
         segment_seconds: length of each pair (clean files are joined or cropped to fit).
         snr_range, gain_range: uniform ranges in dB.
         reverb_probability: share of pairs rendered in a simulated room.
@@ -71,12 +72,14 @@ class MixtureDataset(Dataset):
             (bandwidth extension and vocoders degrade their input otherwise; 0 gives clean only).
     """
 
-    def __init__(self, clean_dir: str, noise_dir: str, sample_rate: int = 16_000, segment_seconds: float = 2.0,
+    def __init__(self, clean_dir: str | list[str], noise_dir: str, sample_rate: int = 16_000,
+                 segment_seconds: float = 2.0,
                  snr_range: tuple[float, float] = (-5.0, 15.0), gain_range: tuple[float, float] = (-30.0, -5.0),
                  reverb_probability: float = 0.3, length: int = 10_000, seed: int = 0,
                  synthetic_noise_probability: float = 0.15, babble_probability: float = 0.15,
                  click_probability: float = 0.0, noise_probability: float = 1.0):
-        self.clean_files = audio_files(clean_dir)
+        self.clean_files = [f for folder in ([clean_dir] if isinstance(clean_dir, (str, Path)) else clean_dir)
+                            for f in audio_files(folder)]
         self.noise_files = audio_files(noise_dir) if noise_probability > 0 else []
         self.sample_rate, self.length, self.seed = sample_rate, length, seed
         self.segment = int(segment_seconds * sample_rate)

@@ -12,7 +12,8 @@ from audiodiff.data.datasets import MixtureDataset, PairedFolders
 class EnhancementData(L.LightningDataModule):
     """Args:
         sample_rate: must match the model's representation.
-        train_clean_dir, train_noise_dir: mix on the fly (offline corpus, LibriSpeech + noise sets, ...).
+        train_clean_dir, train_noise_dir: mix on the fly (offline corpus, LibriSpeech + noise sets, ...);
+            ``train_clean_dir`` may list several folders.
         train_noisy_dir: instead, paired training folders (VoiceBank-DEMAND, DNS) with ``train_clean_dir``.
         val_noisy_dir, val_clean_dir: paired validation folders (whole files).
         val_limit: validate on the first N files only (None: all).
@@ -22,7 +23,7 @@ class EnhancementData(L.LightningDataModule):
             models whose observation degrades it, bandwidth extension and vocoders).
     """
 
-    def __init__(self, sample_rate: int = 16_000, train_clean_dir: str = "data/corpus/train/speech",
+    def __init__(self, sample_rate: int = 16_000, train_clean_dir: str | list[str] = "data/corpus/train/speech",
                  train_noise_dir: str | None = "data/corpus/train/noise/16000", train_noisy_dir: str | None = None,
                  val_noisy_dir: str = "data/corpus/dev/speech/noisy", val_clean_dir: str = "data/corpus/dev/speech/clean",
                  val_limit: int | None = 24, segment_seconds: float = 2.0, batch_size: int = 16, num_workers: int = 0,
