@@ -95,19 +95,24 @@ def log_mel_distance(estimate: torch.Tensor, reference: torch.Tensor, sample_rat
     return (est - ref).abs().mean().item()
 
 
-def f0_errors(estimate: torch.Tensor, reference: torch.Tensor, sample_rate: int) -> dict[str, float]:
-    """``{"f0_rmse": Hz over frames voiced in both, "vuv_error": share of frames whose voicing
-    differs}`` from librosa's pYIN (65-400 Hz, 1024-sample frames at 16 kHz)."""
+def f0_track(x: torch.Tensor, sample_rate: int):
+    """librosa's pYIN over ``[T]``: ``(f0 [frames] in Hz, voiced [frames] bool)``, 65-400 Hz,
+    1024-sample frames at 16 kHz (scaled with the rate)."""
     import librosa
+
+    f0, voiced, _ = librosa.pyin(x.reshape(-1).double().numpy(), fmin=65.0, fmax=400.0, sr=sample_rate,
+                                 frame_length=1024 * sample_rate // 16_000)
+    return f0, voiced
+
+
+def f0_errors(estimate: torch.Tensor, reference: torch.Tensor, sample_rate: int,
+              reference_track=None) -> dict[str, float]:
+    """``{"f0_rmse": Hz over frames voiced in both, "vuv_error": share of frames whose voicing
+    differs}`` from pYIN tracks (:func:`f0_track`; pass the reference's to avoid recomputing it)."""
     import numpy as np
 
-    def track(x):
-        f0, voiced, _ = librosa.pyin(x.reshape(-1).double().numpy(), fmin=65.0, fmax=400.0, sr=sample_rate,
-                                     frame_length=1024 * sample_rate // 16_000)
-        return f0, voiced
-
-    f_est, v_est = track(estimate)
-    f_ref, v_ref = track(reference)
+    f_est, v_est = f0_track(estimate, sample_rate)
+    f_ref, v_ref = reference_track if reference_track is not None else f0_track(reference, sample_rate)
     frames = min(len(f_est), len(f_ref))
     f_est, v_est, f_ref, v_ref = f_est[:frames], v_est[:frames], f_ref[:frames], v_ref[:frames]
     both = v_est & v_ref
@@ -115,12 +120,14 @@ def f0_errors(estimate: torch.Tensor, reference: torch.Tensor, sample_rate: int)
     return {"f0_rmse": rmse, "vuv_error": float(np.mean(v_est != v_ref))}
 
 
-def synthesis_scores(estimate: torch.Tensor, reference: torch.Tensor, sample_rate: int) -> dict[str, float]:
+def synthesis_scores(estimate: torch.Tensor, reference: torch.Tensor, sample_rate: int,
+                     reference_track=None) -> dict[str, float]:
     """Vocoder scores for one pair of ``[T]`` waveforms: PESQ-WB, log-mel and multi-resolution STFT
-    distances, F0 RMSE and voicing error."""
+    distances, F0 RMSE and voicing error (``reference_track``: the reference's :func:`f0_track`)."""
     return {"pesq": pesq_wb(estimate, reference, sample_rate),
             "log_mel": log_mel_distance(estimate, reference, sample_rate),
-            "mrstft": mrstft_distance(estimate, reference), **f0_errors(estimate, reference, sample_rate)}
+            "mrstft": mrstft_distance(estimate, reference),
+            **f0_errors(estimate, reference, sample_rate, reference_track)}
 
 
 SCORES["synthesis"] = synthesis_scores

@@ -41,7 +41,7 @@ import torch  # noqa: E402
 import torchaudio  # noqa: E402
 
 from audiodiff.audio import load_audio, resample  # noqa: E402
-from audiodiff.metrics import log_spectral_distance, pesq_wb, synthesis_scores  # noqa: E402
+from audiodiff.metrics import f0_track, log_spectral_distance, pesq_wb, synthesis_scores  # noqa: E402
 from audiodiff.pipelines.vocode import Vocoder  # noqa: E402
 from audiodiff.plots import save_spectrograms  # noqa: E402
 
@@ -104,13 +104,13 @@ def vocoder_rows(files: list[Path], vocoder: Vocoder, nfes: list[int], show: Pat
     for index, path in enumerate(files):
         wav = load_audio(path, RATE, channels=1)[0][0]
         logmel = vocoder.mel_of(wav[None], RATE)  # [1, n_mels, N]
-        outputs = {"original": wav}
+        outputs, track = {"original": wav}, f0_track(wav, RATE)
         for name, run in systems.items():
             torch.manual_seed(0)  # Griffin-Lim's random initial phase
             out, seconds = timed(lambda: run(logmel, wav.shape[-1]))
             outputs[name] = out
             rows.append({"task": "vocoder", "file": path.name, "system": name, "rtf": seconds / (wav.shape[-1] / RATE),
-                         **synthesis_scores(out, wav, RATE)})
+                         **synthesis_scores(out, wav, RATE, track)})
         if index == 0:
             save_spectrograms(show, {k: outputs[k] for k in ("original", "Griffin-Lim 100", f"audiodiff NFE={nfes[0]}")},
                               RATE)

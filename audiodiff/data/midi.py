@@ -29,7 +29,7 @@ SOUNDFONTS = {  # name -> (Debian package, path under the prefix)
 }
 SCORE_FORMATS = (".mxl", ".xml", ".musicxml", ".krn")
 PIECES = 160  # spread evenly over the corpus's sorted list
-MAX_SECONDS = 90.0  # longer renders are cut (the MIDI beside them is kept whole)
+MAX_SECONDS = 90.0  # longer pieces are cut (their MIDI too, so the two stay aligned)
 # General MIDI programs by the range a part lives in (median pitch)
 LOW = (32, 42, 43, 57, 58, 70)  # acoustic bass, cello, contrabass, trombone, tuba, bassoon
 MIDDLE = (0, 4, 19, 24, 41, 48, 60, 71)  # piano, e-piano, organ, guitar, viola, strings, horn, clarinet
@@ -91,6 +91,7 @@ def score_to_midi(path: Path, rel: str) -> bytes:
         for old in list(part.recurse().getElementsByClass(instrument.Instrument)):
             old.activeSite.remove(old)
         part.insert(0, instrument.instrumentFromMidiProgram(program))
+    _keep_first_seconds(score, MAX_SECONDS)
     with tempfile.TemporaryDirectory() as tmp:
         target = Path(tmp) / "score.mid"
         try:
@@ -98,6 +99,22 @@ def score_to_midi(path: Path, rel: str) -> bytes:
         except Exception as err:
             raise AudioError(f"{path}: music21 cannot write MIDI for it ({type(err).__name__}: {err})") from None
         return target.read_bytes()
+
+
+def _keep_first_seconds(score, seconds: float) -> None:
+    """Drop the notes that start after ``seconds`` (at the score's first tempo, 120 bpm if none), so
+    the MIDI and its render cover the same stretch and long pieces render quickly."""
+    marks = score.metronomeMarkBoundaries()
+    per_quarter = marks[0][2].secondsPerQuarter() if marks else 0.5
+    limit = seconds / per_quarter
+    for part in list(getattr(score, "parts", [])) or [score]:
+        measures = list(part.getElementsByClass("Measure"))
+        if measures:
+            part.remove([m for m in measures if part.elementOffset(m) >= limit])
+            continue
+        for note in list(part.recurse().notesAndRests):
+            if note.getOffsetInHierarchy(part) >= limit:
+                note.activeSite.remove(note)
 
 
 def render_midi(midi: bytes, soundfont: Path, sample_rate: int, fluidsynth: str = "fluidsynth",
