@@ -121,16 +121,17 @@ sf.write(args[args.index("-o") + 1], (0.3 * np.sin(2 * np.pi * 220 * t)).astype(
 """
 
 
-# Stand-in for fluidsynth: a 1.5 s tone at the rate after ``-r`` to the path after ``-F``; fails
-# unless the last argument is a MIDI file.
+# Stand-in for fluidsynth: a 1.5 s stereo tone at the rate after ``-r``, raw 16-bit samples to
+# stdout (``-F - -T raw -O s16``); fails unless the last argument is a MIDI file.
 FAKE_FLUIDSYNTH = """#!{python}
-import sys, numpy as np, soundfile as sf
+import sys, numpy as np
 args = sys.argv[1:]
 if open(args[-1], "rb").read(4) != b"MThd":
     sys.exit("not a MIDI file")
 rate = int(args[args.index("-r") + 1])
 t = np.arange(int(1.5 * rate)) / rate
-sf.write(args[args.index("-F") + 1], np.stack([0.2 * np.sin(2 * np.pi * 330 * t)] * 2, 1).astype("float32"), rate)
+tone = (6000 * np.sin(2 * np.pi * 330 * t)).astype("<i2")
+sys.stdout.buffer.write(np.stack([tone, tone], 1).tobytes())
 """
 SCORES = ("folk/tune_a.xml", "folk/tune_b.xml", "folk/tune_c.xml")
 
@@ -651,3 +652,18 @@ def test_unreadable_score_is_an_audio_error(tmp_path):
     (tmp_path / "broken.xml").write_text("<score-partwise><part>")
     with pytest.raises(AudioError, match="broken.xml"):
         midi.score_to_midi(tmp_path / "broken.xml", "broken.xml")
+
+
+def test_a_runaway_render_is_cut(tmp_path):
+    endless = tmp_path / "fluidsynth"
+    endless.write_text(f"#!{sys.executable}\nimport sys\nwhile True:\n    sys.stdout.buffer.write(bytes(4096))\n")
+    endless.chmod(0o755)
+    wav = midi.render_midi(b"MThd", tmp_path / "font.sf2", 8_000, str(endless), seconds=0.5)
+    assert wav.shape == (1, 4_000)
+    failing = tmp_path / "broken"
+    failing.write_text(f"#!{sys.executable}\nimport sys\nsys.exit('no soundfont')\n")
+    failing.chmod(0o755)
+    from audiodiff.audio import AudioError
+
+    with pytest.raises(AudioError, match="no soundfont"):
+        midi.render_midi(b"MThd", tmp_path / "font.sf2", 8_000, str(failing), label="piece")

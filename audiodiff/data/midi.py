@@ -17,9 +17,10 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import torch
 
-from audiodiff.audio import AudioError, load_audio
+from audiodiff.audio import AudioError
 
 FLUIDSYNTH = "usr/bin/fluidsynth"
 SOUNDFONTS = {  # name -> (Debian package, path under the prefix)
@@ -74,8 +75,9 @@ def assign_programs(rel: str, median_pitches: list[float]) -> list[int]:
     return programs
 
 
-def score_to_midi(path: Path, rel: str) -> bytes:
-    """Parse a score with music21, give each part its instrument, return the MIDI file's bytes."""
+def score_to_midi(path: Path, rel: str) -> tuple[bytes, float]:
+    """Parse a score with music21, give each part its instrument, keep its first ``MAX_SECONDS`` at
+    one steady tempo; return the MIDI file's bytes and its length in seconds."""
     from music21 import converter, instrument
 
     try:
@@ -91,23 +93,33 @@ def score_to_midi(path: Path, rel: str) -> bytes:
         for old in list(part.recurse().getElementsByClass(instrument.Instrument)):
             old.activeSite.remove(old)
         part.insert(0, instrument.instrumentFromMidiProgram(program))
-    _keep_first_seconds(score, MAX_SECONDS)
+    seconds = _keep_first_seconds(score, MAX_SECONDS)
     with tempfile.TemporaryDirectory() as tmp:
         target = Path(tmp) / "score.mid"
         try:
             score.write("midi", fp=str(target))
         except Exception as err:
             raise AudioError(f"{path}: music21 cannot write MIDI for it ({type(err).__name__}: {err})") from None
-        return target.read_bytes()
+        return target.read_bytes(), seconds
 
 
-def _keep_first_seconds(score, seconds: float) -> None:
-    """Drop the notes that start after ``seconds`` (at the score's first tempo, 120 bpm if none), so
-    the MIDI and its render cover the same stretch and long pieces render quickly."""
-    marks = score.metronomeMarkBoundaries()
-    per_quarter = marks[0][2].secondsPerQuarter() if marks else 0.5
-    limit = seconds / per_quarter
-    for part in list(getattr(score, "parts", [])) or [score]:
+def _keep_first_seconds(score, seconds: float) -> float:
+    """One steady tempo (the score's first, clipped to 40-200 quarters a minute; 100 if none: scores
+    carry odd tempo marks, a near-zero one makes fluidsynth render for ever), and no note starting
+    after ``seconds``: the MIDI and its render cover the same short stretch. Returns the score's
+    length in seconds."""
+    from music21 import tempo
+
+    marks = list(score.recurse().getElementsByClass(tempo.TempoIndication))
+    bpm = next((m.getQuarterBPM() for m in marks if isinstance(m, tempo.MetronomeMark) and m.getQuarterBPM()), 100)
+    bpm = min(max(float(bpm), 40.0), 200.0)
+    for mark in marks:
+        mark.activeSite.remove(mark)
+    parts = list(getattr(score, "parts", [])) or [score]
+    for part in parts:
+        part.insert(0, tempo.MetronomeMark(number=bpm, referent="quarter"))
+    limit = seconds * bpm / 60.0
+    for part in parts:
         measures = list(part.getElementsByClass("Measure"))
         if measures:
             part.remove([m for m in measures if part.elementOffset(m) >= limit])
@@ -115,21 +127,29 @@ def _keep_first_seconds(score, seconds: float) -> None:
         for note in list(part.recurse().notesAndRests):
             if note.getOffsetInHierarchy(part) >= limit:
                 note.activeSite.remove(note)
+    return float(score.highestTime) * 60.0 / bpm
 
 
 def render_midi(midi: bytes, soundfont: Path, sample_rate: int, fluidsynth: str = "fluidsynth",
-                label: str = "MIDI") -> torch.Tensor:
-    """Render MIDI bytes with fluidsynth at ``sample_rate``: mono ``[1, T]`` float32."""
+                label: str = "MIDI", seconds: float = MAX_SECONDS) -> torch.Tensor:
+    """Render MIDI bytes with fluidsynth at ``sample_rate``: mono ``[1, T]`` float32, at most
+    ``seconds`` long. fluidsynth streams raw samples and is stopped there: with some files it never
+    stops by itself. AudioError if it fails or gives nothing."""
     with tempfile.TemporaryDirectory() as tmp:
-        src, dst = Path(tmp) / "in.mid", Path(tmp) / "out.wav"
+        src, log = Path(tmp) / "in.mid", Path(tmp) / "stderr.txt"
         src.write_bytes(midi)
-        cmd = [fluidsynth, "-ni", "-q", "-g", "0.5", "-r", str(sample_rate), "-F", str(dst), "-T", "wav",
+        cmd = [fluidsynth, "-ni", "-q", "-g", "0.5", "-r", str(sample_rate), "-F", "-", "-T", "raw", "-O", "s16",
                str(soundfont), str(src)]
-        run = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-        if run.returncode != 0 or not dst.is_file():
-            raise AudioError(f"{label}: fluidsynth failed ({run.returncode}): {run.stderr.strip()[-300:]}")
-        wav, rate = load_audio(dst, sample_rate=sample_rate, channels=1)
-    return wav
+        with open(log, "wb") as errors:
+            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errors)
+            data = proc.stdout.read(int(seconds * sample_rate) * 4)  # stereo, 16-bit
+            finished = proc.poll() is not None or len(data) < int(seconds * sample_rate) * 4
+            proc.kill()
+            proc.wait()
+        if (finished and proc.returncode not in (0, -9)) or not data:
+            raise AudioError(f"{label}: fluidsynth failed ({proc.returncode}): {log.read_text().strip()[-300:]}")
+    stereo = np.frombuffer(data[: len(data) // 4 * 4], dtype="<i2").reshape(-1, 2).astype(np.float32) / 32768.0
+    return torch.from_numpy(stereo.mean(axis=1))[None]
 
 
 def pick_soundfont(rel: str, available: list[str]) -> str:
@@ -138,8 +158,8 @@ def pick_soundfont(rel: str, available: list[str]) -> str:
 
 
 def rendered_pieces(prefix: Path, count: int = PIECES):
-    """``(id, key, loader, midi)`` per selected piece: ``loader(rate)`` renders mono ``[1, T]`` (cut
-    at ``MAX_SECONDS``) and ``midi()`` returns the MIDI bytes it rendered. Nothing when music21,
+    """``(id, key, loader, midi)`` per selected piece: ``loader(rate)`` renders mono ``[1, T]`` (the
+    score's first ``MAX_SECONDS`` and two seconds of release) and ``midi()`` returns the MIDI bytes it rendered. Nothing when music21,
     fluidsynth or every soundfont is missing."""
     from audiodiff.data.reserved import is_reserved
 
@@ -163,16 +183,15 @@ def rendered_pieces(prefix: Path, count: int = PIECES):
 
 def _loader(path: Path, rel: str, soundfont: Path, fluidsynth: str) -> tuple[Callable[[int], torch.Tensor],
                                                                            Callable[[], bytes]]:
-    cache: dict[str, bytes] = {}
+    cache: dict[str, tuple[bytes, float]] = {}
 
-    def midi() -> bytes:
-        if "midi" not in cache:
-            cache["midi"] = score_to_midi(path, rel)
-        return cache["midi"]
+    def score() -> tuple[bytes, float]:
+        if "score" not in cache:
+            cache["score"] = score_to_midi(path, rel)
+        return cache["score"]
 
     def load(sample_rate: int) -> torch.Tensor:
-        wav = render_midi(midi(), soundfont, sample_rate, fluidsynth, label=str(path))
-        return wav[:, : int(MAX_SECONDS * sample_rate)]
+        midi, seconds = score()  # two seconds of release after the last note
+        return render_midi(midi, soundfont, sample_rate, fluidsynth, str(path), seconds + 2.0)
 
-    return load, midi
-
+    return load, lambda: score()[0]
