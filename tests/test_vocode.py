@@ -216,3 +216,16 @@ def test_loading_a_mel_never_unpickles(tmp_path):
     np.save(tmp_path / "objects.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
     with pytest.raises(AudioError, match="objects.npy"):
         load_mel_or_audio(tmp_path / "objects.npy", 80)
+
+
+def test_vocoder_chunks_join_without_a_seam():
+    """Across each chunk boundary the level changes no more than it does inside chunks."""
+    vocoder = Vocoder(_tiny(MEL, "speech-vocoder"), device="cpu", chunk_seconds=1.0, overlap_seconds=0.25)
+    wav = torch.cat([_speech_like(1.0, f0, i) for i, f0 in enumerate((120, 150, 180, 210, 240))], dim=-1)
+    out = vocoder(vocoder.mel_of(wav, RATE))[0]
+    frame = 160  # 10 ms
+    level = 20 * torch.log10(out[: out.shape[0] // frame * frame].reshape(-1, frame).pow(2).mean(1).sqrt() + 1e-5)
+    steps = (level[1:] - level[:-1]).abs()
+    hop = int((1.0 - 0.25) * RATE) // frame
+    at_joins = torch.stack([steps[k * hop - 3 : k * hop + 3].max() for k in range(1, out.shape[0] // (hop * frame))])
+    assert at_joins.max() <= steps.quantile(0.99) + 1.0
