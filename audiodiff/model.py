@@ -10,7 +10,7 @@ Config (``config.json`` of a checkpoint)::
      "observation": {"name": "noisy"} (default), "narrowband" or "mel_inversion" (see observations),
      "sigma_data": 0.5,
      "sampling": {"solver": "dpmpp_2m", "steps": 8, "schedule": "karras",
-                  "sigma_min": 0.002, "sigma_max": 80.0}}
+                  "sigma_min": 0.002, "sigma_max": 80.0, "start": "noise" or "observation"}}
 """
 
 from __future__ import annotations
@@ -30,7 +30,9 @@ from audiodiff.observations import OBSERVATIONS
 from audiodiff.registry import ConfigError
 from audiodiff.representations import REPRESENTATIONS
 
-DEFAULT_SAMPLING = {"solver": "dpmpp_2m", "steps": 8, "schedule": "karras", "sigma_min": 0.002, "sigma_max": 80.0}
+DEFAULT_SAMPLING = {"solver": "dpmpp_2m", "steps": 8, "schedule": "karras", "sigma_min": 0.002, "sigma_max": 80.0,
+                    "start": "noise"}
+STARTS = ("noise", "observation")  # where sampling starts: pure noise, or the observation plus noise
 CONFIG_KEYS = {"task", "representation", "backbone", "head", "observation", "sigma_data", "sampling"}
 
 
@@ -62,6 +64,8 @@ class DiffusionModel(nn.Module):
         sampling = {**DEFAULT_SAMPLING, **config.get("sampling", {})}
         _check_keys("sampling", sampling, set(DEFAULT_SAMPLING) | {"rho"})
         SAMPLERS[sampling["solver"]]  # fails early on an unknown solver
+        if sampling["start"] not in STARTS:
+            raise ConfigError(f"sampling start must be one of {', '.join(STARTS)}, got {sampling['start']!r}")
         if sampling["schedule"] not in SCHEDULES:
             raise ConfigError(f"unknown schedule {sampling['schedule']!r}; choose one of {sorted(SCHEDULES)}")
         config["sampling"] = sampling
@@ -103,8 +107,14 @@ class DiffusionModel(nn.Module):
     @torch.no_grad()
     def generate(self, shape, cond=None, steps: int | None = None, solver: str | None = None,
                  generator=None, callback=None) -> torch.Tensor:
-        """Sample in model space from pure noise: ``shape`` = ``[B, C, ...]`` -> tensor of that shape."""
+        """Sample in model space: ``shape`` = ``[B, C, ...]`` -> tensor of that shape. Sampling starts
+        from pure noise at ``sigma_max``, or (``"start": "observation"``) from the encoded condition
+        ``cond`` plus noise at ``sigma_max`` (SDEdit: a short refinement of the observation)."""
         sigmas = self.sigmas(steps)
         x = randn(shape, generator, self.device) * sigmas[0]
+        if self.config["sampling"]["start"] == "observation":
+            if cond is None or tuple(cond.shape) != tuple(shape):
+                raise ValueError(f"starting from the observation needs a condition shaped {tuple(shape)}")
+            x = x + cond
         return sample(self.denoiser, x, sigmas, solver or self.config["sampling"]["solver"],
                       cond=cond, generator=generator, callback=callback)

@@ -229,3 +229,18 @@ def test_vocoder_chunks_join_without_a_seam():
     hop = int((1.0 - 0.25) * RATE) // frame
     at_joins = torch.stack([steps[k * hop - 3 : k * hop + 3].max() for k in range(1, out.shape[0] // (hop * frame))])
     assert at_joins.max() <= steps.quantile(0.99) + 1.0
+
+
+def test_sampling_can_start_from_the_observation():
+    config = copy.deepcopy(TINY_MASK)
+    config["sampling"] = {**config["sampling"], "start": "observation", "sigma_max": 0.5}
+    model = DiffusionModel(config).eval()
+    cond = torch.randn(1, 2, 256, 40, generator=torch.Generator().manual_seed(0))
+    gens = lambda: [torch.Generator().manual_seed(1)]  # noqa: E731
+    a = model.generate(cond.shape, cond=cond, steps=2, generator=gens())
+    b = model.generate(cond.shape, cond=cond + 1.0, steps=2, generator=gens())
+    assert not torch.allclose(a, b)
+    with pytest.raises(ValueError, match="condition shaped"):
+        model.generate((1, 2, 256, 41), cond=cond, steps=2, generator=gens())
+    with pytest.raises(ConfigError, match="start"):
+        DiffusionModel({**config, "sampling": {**config["sampling"], "start": "middle"}})
