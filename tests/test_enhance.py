@@ -139,6 +139,8 @@ def test_export_takes_ema_weights_and_refuses_pickled_objects(tmp_path, tiny_mod
     loaded = from_pretrained(tmp_path / "exported")
     key = next(iter(tiny_model.state_dict()))
     assert torch.equal(loaded.state_dict()[key], tiny_model.state_dict()[key] + 1)
+    assert main(["export", str(ckpt), str(tmp_path / "two_steps"), "--steps", "2"]) == 0
+    assert from_pretrained(tmp_path / "two_steps").config["sampling"]["steps"] == 2
 
     class Evil:
         def __reduce__(self):

@@ -16,10 +16,14 @@ def configure(parser):
     parser.add_argument("output", help="checkpoint folder to write (config.json, model.safetensors)")
     parser.add_argument("--card", default=None, help="a model card (markdown) to copy in as README.md")
     parser.add_argument("--raw", action="store_true", help="export the raw weights instead of the EMA")
+    parser.add_argument("--steps", type=int, default=None,
+                        help="default sampler steps stored in the config (e.g. the best measured on a dev set)")
 
 
-def export_checkpoint(checkpoint: Path, output: Path, card: str | None = None, ema: bool = True) -> DiffusionModel:
-    """Load ``checkpoint`` with ``weights_only=True`` (no code runs) and write a checkpoint folder."""
+def export_checkpoint(checkpoint: Path, output: Path, card: str | None = None, ema: bool = True,
+                      steps: int | None = None) -> DiffusionModel:
+    """Load ``checkpoint`` with ``weights_only=True`` (no code runs) and write a checkpoint folder
+    (``steps``: a new default number of sampler steps)."""
     try:
         state = torch.load(checkpoint, map_location="cpu", weights_only=True)
     except Exception as err:
@@ -27,6 +31,10 @@ def export_checkpoint(checkpoint: Path, output: Path, card: str | None = None, e
     config = state.get("hyper_parameters", {}).get("model")
     if not isinstance(config, dict):
         raise CheckpointError(f"{checkpoint}: no model config in its hyper-parameters")
+    if steps is not None:
+        if steps < 1:
+            raise ValueError(f"--steps must be at least 1, got {steps}")
+        config = {**config, "sampling": {**config.get("sampling", {}), "steps": steps}}
     model = DiffusionModel(config)
     prefix = "ema." if ema else "model."
     weights = {k[len(prefix):]: v for k, v in state["state_dict"].items() if k.startswith(prefix)}
@@ -38,6 +46,6 @@ def export_checkpoint(checkpoint: Path, output: Path, card: str | None = None, e
 @verb("export", "turn a training checkpoint (.ckpt) into a shippable folder (safetensors + config)", configure)
 def export(args) -> int:
     card = Path(args.card).read_text() if args.card else None
-    export_checkpoint(Path(args.checkpoint), Path(args.output), card, ema=not args.raw)
+    export_checkpoint(Path(args.checkpoint), Path(args.output), card, ema=not args.raw, steps=args.steps)
     print(f"wrote {args.output}")
     return 0
