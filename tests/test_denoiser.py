@@ -142,3 +142,28 @@ def test_per_item_generators_make_noise_independent_of_the_batch():
     assert torch.equal(batch[2], alone[0])
     with pytest.raises(ValueError):
         randn((3, 2), generators(0, 2))
+
+
+def test_bridge_loss_starts_at_the_observation_and_ends_at_the_data():
+    from audiodiff.diffusion.schedules import LogUniform
+
+    seen = {}
+
+    class Probe(nn.Module):
+        sigma_data = 0.5
+
+        def forward(self, x, sigma, cond=None):
+            seen["x"], seen["sigma"] = x, sigma
+            return torch.zeros_like(x)
+
+    x0, start = torch.zeros(4, 2, 8, 8), torch.ones(4, 2, 8, 8)
+    at_top = EDMLoss(LogUniform(0.01, 1.0, top_share=1.0), bridge_sigma=1.0)
+    at_top(Probe(), x0, generator=torch.Generator().manual_seed(0), start=start)
+    noise = seen["x"] - start  # at sigma_max: the observation plus noise of that sigma
+    assert torch.allclose(seen["sigma"], torch.ones(4)) and abs(noise.std().item() - 1.0) < 0.15
+    anywhere = EDMLoss(LogUniform(0.01, 1.0), bridge_sigma=1.0)
+    anywhere(Probe(), x0, generator=torch.Generator().manual_seed(1), start=start)
+    drift = (seen["x"].mean(dim=(1, 2, 3)) / seen["sigma"])  # the shift grows like sigma / bridge_sigma
+    assert torch.allclose(drift, torch.ones(4), atol=0.3)
+    with pytest.raises(ValueError, match="bridge"):
+        anywhere(Probe(), x0)

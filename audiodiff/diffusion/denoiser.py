@@ -66,13 +66,25 @@ class EDMLoss:
     """Denoising score matching with EDM weighting, noise levels from ``sigma_distribution``.
 
     ``loss(denoiser, x0, cond)`` returns the mean weighted squared error (a scalar).
+
+    With ``bridge_sigma`` set, the noisy input also drifts toward ``start`` (the encoded
+    observation, shaped like ``x0``): ``x = x0 + sigma * (noise + (start - x0) / bridge_sigma)``, so
+    at ``sigma = bridge_sigma`` it is the observation plus noise, where sampling that starts from the
+    observation begins. The shift grows linearly with sigma like the noise does, so the usual
+    samplers (which move ``x - D(x)`` in proportion to sigma) follow this path unchanged.
     """
 
     sigma_distribution: object = field(default_factory=LogNormal)
+    bridge_sigma: float | None = None
 
-    def __call__(self, denoiser: Denoiser, x0: torch.Tensor, cond=None, generator=None) -> torch.Tensor:
+    def __call__(self, denoiser: Denoiser, x0: torch.Tensor, cond=None, generator=None,
+                 start: torch.Tensor | None = None) -> torch.Tensor:
         sigma = self.sigma_distribution.sample(x0.shape[0], generator=generator, device=x0.device)
         noisy = x0 + append_dims(sigma, x0.ndim) * randn_like(x0, generator)
+        if self.bridge_sigma is not None:
+            if start is None or start.shape != x0.shape:
+                raise ValueError("a bridge loss needs the encoded observation, shaped like x0, as start")
+            noisy = noisy + append_dims(sigma / self.bridge_sigma, x0.ndim) * (start - x0)
         weight = (sigma**2 + denoiser.sigma_data**2) / (sigma * denoiser.sigma_data) ** 2
         error = (denoiser(noisy, sigma, cond) - x0).pow(2).flatten(1).mean(1)
         return (weight * error).mean()

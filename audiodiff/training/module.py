@@ -68,7 +68,8 @@ class EnhancementModule(L.LightningModule):
             raise ValueError(f"sigma_distribution must be one of {sorted(distributions)}")
         if sigma_top_share and sigma_distribution != "loguniform":
             raise ValueError("sigma_top_share needs sigma_distribution: loguniform")
-        self.loss_fn = EDMLoss(distributions[sigma_distribution]())
+        bridge = sampling["sigma_max"] if sampling.get("start") == "observation" else None  # matches the sampler
+        self.loss_fn = EDMLoss(distributions[sigma_distribution](), bridge_sigma=bridge)
 
     def _condition(self, noisy: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """The model's input made from the dataset's ``[B, 1, T]``: itself for enhancement, its
@@ -79,7 +80,8 @@ class EnhancementModule(L.LightningModule):
     def _common_step(self, batch) -> torch.Tensor:
         noisy, clean = batch  # [B, 1, T] each
         rep = self.model.representation
-        return self.loss_fn(self.model.denoiser, rep.encode(clean), cond=rep.encode(self._condition(noisy)))
+        cond = rep.encode(self._condition(noisy))
+        return self.loss_fn(self.model.denoiser, rep.encode(clean), cond=cond, start=cond)
 
     def training_step(self, batch, batch_idx):
         loss = self._common_step(batch)
