@@ -42,6 +42,7 @@ import torchaudio  # noqa: E402
 
 from audiodiff.audio import load_audio, resample  # noqa: E402
 from audiodiff.metrics import f0_track, log_spectral_distance, pesq_wb, synthesis_scores  # noqa: E402
+from audiodiff.observations import MelInversion  # noqa: E402
 from audiodiff.pipelines.vocode import Vocoder  # noqa: E402
 from audiodiff.plots import save_spectrograms  # noqa: E402
 
@@ -50,8 +51,8 @@ HIGH_BAND = (4_000, 8_000)
 DIGITS = {"pesq": 2, "log_mel": 2, "mrstft": 3, "f0_rmse": 1, "vuv_error": 3, "lsd_high": 2, "rtf": 3}
 
 
-def griffin_lim(vocoder: Vocoder, iterations: int) -> Callable[[torch.Tensor, int], torch.Tensor]:
-    mel = vocoder.model.observation.mel
+def griffin_lim(observation: MelInversion, iterations: int) -> Callable[[torch.Tensor, int], torch.Tensor]:
+    mel = observation.mel
 
     def run(logmel: torch.Tensor, length: int) -> torch.Tensor:
         return mel.decode(logmel[None], length, n_iter=iterations)[0, 0]
@@ -59,10 +60,10 @@ def griffin_lim(vocoder: Vocoder, iterations: int) -> Callable[[torch.Tensor, in
     return run
 
 
-def librosa_inversion(vocoder: Vocoder) -> Callable[[torch.Tensor, int], torch.Tensor]:
+def librosa_inversion(observation: MelInversion) -> Callable[[torch.Tensor, int], torch.Tensor]:
     import librosa
 
-    m = vocoder.model.observation.mel
+    m = observation.mel
 
     def run(logmel: torch.Tensor, length: int) -> torch.Tensor:
         wav = librosa.feature.inverse.mel_to_audio(logmel[0].exp().numpy(), sr=m.sample_rate, n_fft=m.n_fft,
@@ -96,14 +97,18 @@ def timed(fn: Callable[[], torch.Tensor]) -> tuple[torch.Tensor, float]:
     return out, time.perf_counter() - start
 
 
-def vocoder_rows(files: list[Path], vocoder: Vocoder, nfes: list[int], show: Path) -> list[dict]:
-    systems = {"Griffin-Lim 32": griffin_lim(vocoder, 32), "Griffin-Lim 100": griffin_lim(vocoder, 100),
-               "librosa": librosa_inversion(vocoder)}
-    systems |= {f"audiodiff NFE={n}": audiodiff_vocoder(vocoder, n) for n in nfes}
+def vocoder_rows(files: list[Path], vocoder: Vocoder | None, nfes: list[int], show: Path) -> list[dict]:
+    """The baselines always; audiodiff at each NFE when a vocoder checkpoint is given."""
+    observation = vocoder.model.observation if vocoder else MelInversion()
+    systems = {"Griffin-Lim 32": griffin_lim(observation, 32), "Griffin-Lim 100": griffin_lim(observation, 100),
+               "librosa": librosa_inversion(observation)}
+    if vocoder:
+        systems |= {f"audiodiff NFE={n}": audiodiff_vocoder(vocoder, n) for n in nfes}
+    shown = f"audiodiff NFE={nfes[0]}" if vocoder else "Griffin-Lim 32"
     rows = []
     for index, path in enumerate(files):
         wav = load_audio(path, RATE, channels=1)[0][0]
-        logmel = vocoder.mel_of(wav[None], RATE)  # [1, n_mels, N]
+        logmel = observation.mel.encode(wav[None, None])[0]  # [1, n_mels, N]
         outputs, track = {"original": wav}, f0_track(wav, RATE)
         for name, run in systems.items():
             torch.manual_seed(0)  # Griffin-Lim's random initial phase
@@ -112,8 +117,7 @@ def vocoder_rows(files: list[Path], vocoder: Vocoder, nfes: list[int], show: Pat
             rows.append({"task": "vocoder", "file": path.name, "system": name, "rtf": seconds / (wav.shape[-1] / RATE),
                          **synthesis_scores(out, wav, RATE, track)})
         if index == 0:
-            save_spectrograms(show, {k: outputs[k] for k in ("original", "Griffin-Lim 100", f"audiodiff NFE={nfes[0]}")},
-                              RATE)
+            save_spectrograms(show, {k: outputs[k] for k in ("original", "Griffin-Lim 100", shown)}, RATE)
         print(f"vocoder {index + 1}/{len(files)} {path.name}", flush=True)
     return rows
 
@@ -159,7 +163,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dev", type=Path, default=Path("data/corpus/dev/speech/clean"))
     parser.add_argument("--limit", type=int, default=30)
-    parser.add_argument("--model", default="speech-vocoder")
+    parser.add_argument("--model", default="speech-vocoder", help="vocoder checkpoint, or none (baselines only)")
     parser.add_argument("--bandwidth-model", default="speech-bandwidth")
     parser.add_argument("--nfe", type=int, nargs="+", default=[2, 4, 8])
     parser.add_argument("--bandwidth-nfe", type=int, nargs="+", default=[1, 2, 4])
@@ -170,7 +174,7 @@ def main() -> None:
     if not files:
         raise SystemExit(f"no dev files in {args.dev}: run `audiodiff data build-corpus --out data/corpus` first")
     args.out.mkdir(parents=True, exist_ok=True)
-    vocoder = Vocoder(args.model, device="cpu")
+    vocoder = None if args.model == "none" else Vocoder(args.model, device="cpu")
     rows = vocoder_rows(files, vocoder, args.nfe, args.out / "vocode_spectrograms.png")
     rows += bandwidth_rows(files, args.bandwidth_model, args.bandwidth_nfe, args.out / "bandwidth_spectrograms.png")
     with open(args.out / "vocode.csv", "w", newline="") as f:
