@@ -23,7 +23,9 @@ test: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/audiodiff denoise examples/noisy_speech.flac -o outputs/demo/enhanced_speech.flac --model speech-enhance --plot --overwrite
 	$(BIN)/audiodiff denoise examples/noisy_music.flac -o outputs/demo/enhanced_music.flac --model music-enhance --plot --overwrite
+	$(BIN)/audiodiff vocode --task bandwidth examples/narrowband_prompt.flac -o outputs/demo/wideband_prompt.wav --plot --overwrite
 	@echo "Listen: examples/noisy_*.flac (input) vs outputs/demo/enhanced_*.flac; spectrograms: outputs/demo/enhanced_*.png"
+	@echo "Telephone band restored: examples/narrowband_prompt.flac (8 kHz) vs outputs/demo/wideband_prompt.wav (16 kHz, plot beside it)"
 
 bench: $(STAMP)
 	$(BIN)/pip install -q -e '.[bench]'

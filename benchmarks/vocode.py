@@ -32,6 +32,7 @@ from enhance import THREADS, TRAINING, markdown, mean  # sets the thread count f
 
 import argparse  # noqa: E402
 import csv  # noqa: E402
+import sys  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -143,8 +144,8 @@ def bandwidth_rows(files: list[Path], model: str, nfes: list[int], show: Path) -
                          "rtf": seconds / (wav.shape[-1] / RATE), "pesq": pesq_wb(out, wav, RATE),
                          "lsd_high": log_spectral_distance(out, wav, band=HIGH_BAND, sample_rate=RATE)})
         if index == 0:
-            save_spectrograms(show, {"narrowband (8 kHz)": outputs["plain resampling"],
-                                     f"audiodiff NFE={nfes[0]}": outputs[f"audiodiff NFE={nfes[0]}"],
+            shown = f"audiodiff NFE={extender.steps}" if extender.steps in nfes else f"audiodiff NFE={nfes[0]}"
+            save_spectrograms(show, {"narrowband (8 kHz)": outputs["plain resampling"], shown: outputs[shown],
                                      "original": wav}, RATE)
         print(f"bandwidth {index + 1}/{len(files)} {path.name}", flush=True)
     return rows
@@ -186,7 +187,7 @@ def main() -> None:
              + (" (a training job was running)" if TRAINING else "") + f", torch {torch.__version__}, "
              f"torchaudio {torchaudio.__version__}")
     text = "\n\n".join([
-        "# Vocoder and bandwidth extension", f"Run: `python benchmarks/vocode.py --limit {args.limit}`; {where}.",
+        "# Vocoder and bandwidth extension", f"Run: `python benchmarks/vocode.py {' '.join(sys.argv[1:])}`; {where}.",
         f"## Vocoder (mel -> speech, model `{args.model}`)",
         table([r for r in rows if r["task"] == "vocoder"], ("pesq", "log_mel", "mrstft", "f0_rmse", "vuv_error", "rtf")),
         "PESQ-WB higher is better; log-mel distance (dB), MR-STFT distance, F0 RMSE (Hz) and voicing error lower.",

@@ -30,6 +30,11 @@ def test_demo_inputs_and_models_exist():
     inputs = re.findall(r"denoise (\S+)", demo)
     models = re.findall(r"--model (\S+)", demo)
     assert inputs and len(inputs) == len(models)
+    from audiodiff.commands.vocode import TASKS
+
+    for task, path in re.findall(r"vocode --task (\S+) (\S+)", demo):
+        inputs.append(path)
+        models.append(TASKS[task])
     for path in inputs:
         assert (ROOT / path).is_file(), path
     for name in models:
