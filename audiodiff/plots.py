@@ -6,7 +6,8 @@ import torch
 
 
 def spectrogram_figure(signals: dict[str, torch.Tensor], sample_rate: int, n_fft: int = 512):
-    """One row per named ``[T]`` waveform: log-power spectrograms on a shared colour scale (dB)."""
+    """One row per named ``[T]`` waveform: log-power spectrograms on one shared colour scale (the
+    loudest bin of all down to 80 dB below it), so levels compare across rows."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -14,11 +15,13 @@ def spectrogram_figure(signals: dict[str, torch.Tensor], sample_rate: int, n_fft
 
     fig, axes = plt.subplots(len(signals), 1, figsize=(8, 2.2 * len(signals)), sharex=True, squeeze=False)
     window = torch.hann_window(n_fft)
+    dbs = {name: 10 * torch.log10(torch.stft(wav.float().cpu().reshape(-1), n_fft, n_fft // 4, window=window,
+                                             return_complex=True).abs().pow(2).clamp_min(1e-10))
+           for name, wav in signals.items()}
+    top = max(db.max().item() for db in dbs.values())
     for ax, (name, wav) in zip(axes[:, 0], signals.items()):
-        spec = torch.stft(wav.float().cpu().reshape(-1), n_fft, n_fft // 4, window=window, return_complex=True)
-        db = 10 * torch.log10(spec.abs().pow(2).clamp_min(1e-10))
         seconds = wav.shape[-1] / sample_rate
-        ax.imshow(db.numpy(), origin="lower", aspect="auto", cmap="magma", vmin=-80, vmax=db.max().item(),
+        ax.imshow(dbs[name].numpy(), origin="lower", aspect="auto", cmap="magma", vmin=top - 80, vmax=top,
                   extent=(0, seconds, 0, sample_rate / 2000))
         ax.set_ylabel(f"{name}\nkHz")
     axes[-1, 0].set_xlabel("seconds")
