@@ -110,6 +110,41 @@ class ComplexSpec(Representation):
         return wav.reshape(b, c2 // 2, length)
 
 
+@REPRESENTATIONS.register("magnitude")
+@dataclass(frozen=True)
+class Magnitude(Representation):
+    """Compressed STFT magnitude, ``scale * |X|^alpha``: ``[B, C, T] -> [B, C, F, N]`` (256 bins and
+    125 frames a second with the defaults). It carries no phase: ``decode`` rebuilds one with
+    ``iterations`` of fast Griffin-Lim (zero initial phase, deterministic). For synthesis, where the
+    condition fixes the magnitude but not the phase.
+    """
+
+    sample_rate: int = 16_000
+    n_fft: int = 510
+    hop_length: int = 128
+    alpha: float = 0.5
+    scale: float = 1.0
+    iterations: int = 32
+
+    def _window(self, like: torch.Tensor) -> torch.Tensor:
+        return torch.hann_window(self.n_fft, periodic=True, dtype=like.dtype, device=like.device)
+
+    def encode(self, wav: torch.Tensor) -> torch.Tensor:
+        """``[B, C, T] -> [B, C, F, N]``."""
+        b, c, t = wav.shape
+        spec = torch.stft(wav.reshape(b * c, t), self.n_fft, self.hop_length, window=self._window(wav),
+                          center=True, pad_mode="constant", return_complex=True)
+        return (self.scale * spec.abs().pow(self.alpha)).reshape(b, c, *spec.shape[-2:])
+
+    def decode(self, x: torch.Tensor, length: int) -> torch.Tensor:
+        """``[B, C, F, N] -> [B, C, length]`` through Griffin-Lim."""
+        b, c, f, n = x.shape
+        magnitude = (x.float().clamp_min(0) / self.scale).pow(1.0 / self.alpha).reshape(b * c, f, n)
+        wav = torchaudio.functional.griffinlim(magnitude, self._window(magnitude), self.n_fft, self.hop_length,
+                                               self.n_fft, 1.0, self.iterations, 0.99, length, False)
+        return wav.reshape(b, c, length)
+
+
 @REPRESENTATIONS.register("mel")
 @dataclass(frozen=True)
 class Mel(Representation):
