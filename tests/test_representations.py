@@ -259,4 +259,4 @@ def test_magnitude_encodes_without_phase_and_decodes_through_griffin_lim():
     assert back.shape == wav.shape
     assert (rep.encode(back) - x)[..., 4:-4].abs().mean() < 0.15 * x.mean()  # a signal with that magnitude
     assert (rep.encode(torch.randn_like(wav) * 0.2) - x).abs().mean() > 0.5 * x.mean()  # (noise is not)
-    assert rep.decode(torch.zeros_like(x), 1000).abs().max() == 0
+    assert rep.decode(torch.zeros_like(x), wav.shape[-1]).abs().max() == 0
