@@ -264,6 +264,47 @@ class TestBandSplit(BackboneCommonTests):
             assert model(x, self.noise(2)).shape == x.shape
 
 
+class TestBandSplitLongContext(TestBandSplit):
+    """The band-split network with its low-frame-rate context path: the same contract, a wider
+    receptive field (+-18 frames at full rate, plus +-6 groups of 4 frames at the low rate)."""
+
+    name = "bandsplit (long context)"  # built as bandsplit with context arguments (make)
+    long_size, far, middle, crop = 320, 60, (140, 180), (40, 280)  # crop starts on a multiple of 4
+
+    def make(self, cond_channels: int = 0, global_dim: int = 0, **args) -> torch.nn.Module:
+        args = {"in_channels": self.in_channels, "out_channels": self.in_channels,
+                "cond_channels": cond_channels, "global_dim": global_dim,
+                "context_blocks": 3, "context_stride": 4, **args}
+        torch.manual_seed(0)
+        return BACKBONES.build({"name": "bandsplit", "args": args}).eval()
+
+    def test_context_reaches_further_than_the_plain_network(self):
+        """A change 24-32 frames away (beyond the plain network's +-18) reaches the output."""
+        model = perturb(self.make(cond_channels=2))
+        x = self.example(1, 160)
+        spatial = self.spatial_for(x, 2)
+        x2 = x.clone()
+        x2[..., 120:] = torch.randn_like(x2[..., 120:])
+        noise = self.noise(1)
+        with torch.no_grad():
+            a = model(x, noise, spatial=spatial)
+            b = model(x2, noise, spatial=spatial)
+        assert max_diff(a[..., 88:96], b[..., 88:96]) > CHANGED
+
+    def test_context_path_starts_as_the_identity(self):
+        """Fresh context blocks change nothing: a trained plain network grown with them (its
+        weights loaded, the new blocks left as built) gives the plain network's output."""
+        plain = perturb(BACKBONES.build({"name": "bandsplit", "args": {"cond_channels": 2}}).eval())
+        grown = self.make(cond_channels=2)
+        missing, unexpected = grown.load_state_dict(plain.state_dict(), strict=False)
+        assert not unexpected and missing and all(k.startswith("context.") for k in missing)
+        x = self.example(2, 37)
+        spatial = self.spatial_for(x, 2)
+        with torch.no_grad():
+            torch.testing.assert_close(grown(x, self.noise(2), spatial=spatial),
+                                       plain(x, self.noise(2), spatial=spatial), atol=1e-6, rtol=0)
+
+
 class TestWaveUNet(BackboneCommonTests):
     name = "waveunet"
     in_channels = 1

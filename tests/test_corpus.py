@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import shutil
 import struct
 import subprocess
@@ -17,6 +18,7 @@ import pytest
 import soundfile as sf
 import torch
 
+from audiodiff.audio import save_audio
 from audiodiff.data import midi, sources, tts
 from audiodiff.data.corpus import (
     DEV_FRACTION,
@@ -307,13 +309,18 @@ def build_tree(prefix: Path) -> dict:
             "heldout_levels": heldout_levels, "train_levels": train_levels}
 
 
+def keep_all(wav, rate):
+    """A stand-in screening scorer (no DeepFilterNet in the tests): every file scores as clean."""
+    return 4.5
+
+
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
     torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("corpus")
     prefix, out = root / "prefix", root / "out"
     info = build_tree(prefix)
-    manifest = build_corpus(out, prefix=prefix, dev_speech=6, dev_music=3)
+    manifest = build_corpus(out, prefix=prefix, dev_speech=6, dev_music=3, screen=keep_all)
     return {"prefix": prefix, "out": out, "manifest": manifest, **info}
 
 
@@ -604,7 +611,7 @@ def test_rebuild_is_idempotent(corpus):
     train_file = out / before["files"][0]["path"]
     mtime = train_file.stat().st_mtime_ns
     pairs = {p: p.read_bytes() for p in (out / "dev").rglob("*") if p.is_file()}
-    again = build_corpus(out, prefix=corpus["prefix"], dev_speech=6, dev_music=3)
+    again = build_corpus(out, prefix=corpus["prefix"], dev_speech=6, dev_music=3, screen=keep_all)
     assert again == before
     assert json.loads((out / "manifest.json").read_text()) == before
     assert train_file.stat().st_mtime_ns == mtime  # resumed, not rewritten
@@ -667,3 +674,40 @@ def test_a_runaway_render_is_cut(tmp_path):
 
     with pytest.raises(AudioError, match="no soundfont"):
         midi.render_midi(b"MThd", tmp_path / "font.sf2", 8_000, str(failing), label="piece")
+
+
+def test_screening_moves_unclean_game_dialogue_out_and_caches_scores(tmp_path):
+    """Screened sources' files that score below the threshold go to rejected/<split>/speech, other
+    sources are never scored, scores are cached (a rerun scores nothing), and kept files stay."""
+    from audiodiff.data.screening import THRESHOLD, screen_speech
+
+    folders = {"train": tmp_path / "train" / "speech", "heldout": tmp_path / "heldout" / "speech"}
+    t = torch.arange(8000) / 16000
+    files = {"train": {"fillets-ng-data-cs__l1__cs__clean.wav": 0.1, "fillets-ng-data-cs__l1__cs__fx.wav": 0.5,
+                       "asterisk-core-sounds-en-g722__hello.wav": 0.5},
+             "heldout": {"fillets-ng-data-cs__l2__cs__fx.wav": 0.5}}
+    for split, names in files.items():
+        for name, amp in names.items():
+            save_audio(folders[split] / name, (amp * torch.sin(2 * math.pi * 220 * t))[None], 16000)
+    scored = []
+
+    def scorer(wav, rate):  # "processed" files are the loud ones here
+        scored.append(wav.abs().max().item())
+        return 1.0 if wav.abs().max() > 0.3 else 4.0
+
+    kept = screen_speech(tmp_path, folders, scorer=scorer)
+    assert len(scored) == 3  # the Asterisk prompt is not a screened source
+    assert sorted(p.name for p in kept["train"]) == ["asterisk-core-sounds-en-g722__hello.wav",
+                                                     "fillets-ng-data-cs__l1__cs__clean.wav"]
+    assert kept["heldout"] == []
+    assert (tmp_path / "rejected" / "train" / "speech" / "fillets-ng-data-cs__l1__cs__fx.wav").is_file()
+    assert (tmp_path / "rejected" / "heldout" / "speech" / "fillets-ng-data-cs__l2__cs__fx.wav").is_file()
+    assert sorted(p.name for p in folders["train"].iterdir()) == sorted(p.name for p in kept["train"])
+    rows = {r["file"]: r for r in _rows(tmp_path / "speech_screen.csv")}
+    assert rows["fillets-ng-data-cs__l1__cs__fx.wav"]["kept"] == "False"
+    assert float(rows["fillets-ng-data-cs__l1__cs__clean.wav"]["pesq"]) >= THRESHOLD
+    # a rebuild decodes the rejected file again: the cached score sends it back without scoring
+    save_audio(folders["train"] / "fillets-ng-data-cs__l1__cs__fx.wav", (0.5 * torch.sin(2 * math.pi * 220 * t))[None],
+               16000)
+    again = screen_speech(tmp_path, folders, scorer=scorer)
+    assert len(scored) == 3 and again == kept

@@ -148,6 +148,30 @@ def test_init_from_saved_folder(tmp_path):
     assert not all(torch.equal(v, expected[k]) for k, v in other.model.state_dict().items())
 
 
+def test_init_from_grows_a_checkpoint_with_identity_blocks(tmp_path):
+    """A recipe may add layers to a shipped model (here a long-context path): the loaded weights
+    are kept, the new blocks start as the identity, so the grown model's output is unchanged."""
+    torch.manual_seed(3)
+    source = DiffusionModel(copy.deepcopy(TINY))
+    with torch.no_grad():
+        for p in source.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    folder = save_pretrained(source, tmp_path / "tiny")
+    grown = copy.deepcopy(TINY)
+    grown["backbone"]["args"].update(context_blocks=2, context_stride=4)
+    module = EnhancementModule(model=grown, init_from=str(folder))
+    assert len(module.model.denoiser.backbone.context) == 2
+    x, cond = torch.randn(2, 2, 256, 40), torch.randn(2, 2, 256, 40)
+    sigma = torch.tensor([0.3, 3.0])
+    with torch.no_grad():
+        torch.testing.assert_close(module.model.denoiser(x, sigma, cond), source.denoiser(x, sigma, cond),
+                                   atol=1e-6, rtol=0)
+    # the other way round, a checkpoint's weights that the recipe's model has no place for, is refused
+    bigger = save_pretrained(module.model, tmp_path / "grown")
+    with pytest.raises(ValueError, match="no place for"):
+        EnhancementModule(model=copy.deepcopy(TINY), init_from=str(bigger))
+
+
 def test_module_needs_a_model():
     with pytest.raises(ValueError, match="model config or init_from"):
         EnhancementModule()

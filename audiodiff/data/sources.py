@@ -95,12 +95,13 @@ def fillets_speech(prefix: Path) -> list[Item]:
 
 
 def allison_speech(prefix: Path) -> list[Item]:
-    """Asterisk's English prompts (one female voice, G.722) minus the reserved files."""
+    """Asterisk's English prompts (one female voice, G.722) minus the reserved files and the
+    ``silence/`` folder (comfort noise, not speech)."""
     root = prefix / ALLISON
     items = []
     for path in sorted(root.rglob("*.g722")):
         rel = path.relative_to(root).as_posix()
-        if not is_reserved("asterisk-core-sounds-en-g722", rel):
+        if not rel.startswith("silence/") and not is_reserved("asterisk-core-sounds-en-g722", rel):
             items.append(Item(f"asterisk-core-sounds-en-g722/{rel}", "asterisk-core-sounds-en-g722", "speech",
                               _g722_loader(path), rel))
     return items

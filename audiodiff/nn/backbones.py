@@ -76,12 +76,18 @@ class BandSplitNet(ConditionedBackbone):
             noisy observation), also predict a complex mask per bin and frame and add ``mask * cond``
             to the output: suppressing noise becomes a gain per bin, the way mask-based enhancers
             work, instead of re-synthesising every coefficient.
+        context_blocks, context_stride: a long-context path after the first half of the blocks:
+            the features are averaged over ``context_stride`` frames, ``context_blocks`` residual
+            blocks run at that low frame rate (each sees ``context_stride`` times further for the
+            same cost divided by the stride), and their change is added back at every frame. It
+            starts as the identity, so it can be added to a trained network. 0: no such path.
     """
 
     def __init__(
         self, in_channels: int = 2, out_channels: int = 2, cond_channels: int = 0, global_dim: int = 0,
         channels: int = 96, bands_factor: int = 16, blocks: int = 6,
         dilations: tuple[int, ...] = (1, 2, 4), emb_dim: int = 128, cond_mask: bool = False,
+        context_blocks: int = 0, context_stride: int = 8,
     ):
         super().__init__(in_channels, cond_channels, global_dim, emb_dim)
         if cond_mask and (cond_channels != out_channels or out_channels % 2):
@@ -92,6 +98,12 @@ class BandSplitNet(ConditionedBackbone):
             ResidualBlock(channels, emb_dim, dilations[i % len(dilations)], dims=2) for i in range(blocks)
         )
         self.merge = nn.Conv2d(channels, out_channels * (2 if cond_mask else 1) * bands_factor, 1)
+        if context_blocks and context_stride < 2:
+            raise ValueError("context_stride must be at least 2")
+        self.context_stride = context_stride
+        self.context = nn.ModuleList(
+            ResidualBlock(channels, emb_dim, dilations[i % len(dilations)], dims=2) for i in range(context_blocks)
+        )
 
     def forward(self, x, noise, spatial=None, global_emb=None):
         """``x`` ``[B, C, F, N]``, ``noise`` ``[B]`` -> ``[B, out_channels, F, N]``."""
@@ -102,13 +114,30 @@ class BandSplitNet(ConditionedBackbone):
         # channels-last memory makes the depthwise convolutions ~10x faster on CPU (for time
         # dilations up to 4; oneDNN falls back to a slow path from 8 on)
         h = self.split(fold_bands(h, self.bands_factor).contiguous(memory_format=torch.channels_last))
-        for block in self.blocks:
+        for i, block in enumerate(self.blocks):
+            if self.context and i == len(self.blocks) // 2:
+                h = self._long_context(h, emb)
             h = block(h, emb)
         h = unfold_bands(self.merge(h).contiguous(), self.bands_factor)[:, :, :freq]
         if self.cond_mask:
             h, mask = h.chunk(2, dim=1)
             h = h + complex_multiply(mask, spatial.to(h.dtype))
         return h
+
+
+    def _long_context(self, h: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+        """``h`` ``[B, C, bands, N]`` plus what the low-frame-rate blocks change in its frame averages.
+
+        Frames are averaged in groups of ``context_stride`` from the first frame (the end is
+        padded by repeating the last frame), so a chunk that starts on a multiple of the stride
+        sees the same groups as the whole input."""
+        stride, frames = self.context_stride, h.shape[-1]
+        padded = nn.functional.pad(h, (0, -frames % stride, 0, 0), mode="replicate")
+        low = nn.functional.avg_pool2d(padded, (1, stride))
+        out = low
+        for block in self.context:
+            out = block(out, emb)
+        return h + (out - low).repeat_interleave(stride, dim=-1)[..., :frames]
 
 
 def complex_multiply(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

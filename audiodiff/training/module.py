@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import copy
 import math
+import re
 
 import lightning as L
 import torch
+from lightning.pytorch.utilities import rank_zero_info
 
 from audiodiff.diffusion.denoiser import EDMLoss
 from audiodiff.diffusion.noise import generators
@@ -16,6 +18,19 @@ from audiodiff.metrics import SCORES
 from audiodiff.model import DiffusionModel
 
 
+def _load_grown(model: DiffusionModel, source: DiffusionModel, name: str) -> None:
+    """Load ``source``'s weights into ``model``, which may have layers ``source`` lacks (they keep
+    their initialisation); a weight of ``source`` that ``model`` lacks or shapes differently is an error."""
+    missing, unexpected = model.load_state_dict(source.state_dict(), strict=False)
+    if unexpected:
+        raise ValueError(f"init_from {name}: the recipe's model has no place for {', '.join(unexpected[:5])}"
+                         f"{' ...' if len(unexpected) > 5 else ''} (change the model config to match the checkpoint)")
+    if missing:
+        modules = sorted({re.sub(r"^(.*?\.\d+)\..*$", r"\1", k) for k in missing})
+        rank_zero_info(f"init_from {name}: {len(missing)} new tensors keep their initialisation "
+                       f"({', '.join(modules[:8])}{' ...' if len(modules) > 8 else ''})")
+
+
 class EnhancementModule(L.LightningModule):
     """Conditional diffusion on the representation of clean audio, given the noisy observation.
 
@@ -23,7 +38,9 @@ class EnhancementModule(L.LightningModule):
         model: a DiffusionModel config (see ``audiodiff.model``).
         init_from: fine-tune from a shipped name or a checkpoint folder: its weights, and its config
             when ``model`` is not given (a given ``model`` may change e.g. the sample rate or the
-            sampler, not the tensor shapes).
+            sampler, not the tensor shapes; it may add layers, e.g. ``context_blocks``, which keep
+            their initialisation: blocks that start as the identity leave the loaded model's
+            output unchanged at the first step).
         learning_rate, weight_decay, warmup_steps: AdamW with a linear warm-up.
         decay_steps, final_lr_ratio: after the warm-up, a cosine decay of the learning rate to
             ``final_lr_ratio`` of it over ``decay_steps`` steps, then constant (0: no decay).
@@ -52,7 +69,7 @@ class EnhancementModule(L.LightningModule):
             source = from_pretrained(init_from)
             self.model = DiffusionModel(model) if model is not None else source
             if model is not None:
-                self.model.load_state_dict(source.state_dict())
+                _load_grown(self.model, source, init_from)
             self.model.train()
             self.hparams.model = self.model.config
         elif model is not None:
