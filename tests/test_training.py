@@ -129,13 +129,18 @@ def test_ema_moves_toward_weights_after_a_step(tree):
     assert gap2 < gap
 
 
-def test_init_from_saved_folder(tmp_path):
+def _saved_tiny_model(tmp_path):
+    """A tiny model with non-trivial weights and its checkpoint folder."""
     torch.manual_seed(3)
     source = DiffusionModel(copy.deepcopy(TINY))
     with torch.no_grad():
         for p in source.parameters():
             p.add_(0.1 * torch.randn_like(p))
-    folder = save_pretrained(source, tmp_path / "tiny")
+    return source, save_pretrained(source, tmp_path / "tiny")
+
+
+def test_init_from_saved_folder(tmp_path):
+    source, folder = _saved_tiny_model(tmp_path)
     module = EnhancementModule(init_from=str(folder))
     expected = source.state_dict()
     for name, value in module.model.state_dict().items():
@@ -151,12 +156,7 @@ def test_init_from_saved_folder(tmp_path):
 def test_init_from_grows_a_checkpoint_with_identity_blocks(tmp_path):
     """A recipe may add layers to a shipped model (here a long-context path): the loaded weights
     are kept, the new blocks start as the identity, so the grown model's output is unchanged."""
-    torch.manual_seed(3)
-    source = DiffusionModel(copy.deepcopy(TINY))
-    with torch.no_grad():
-        for p in source.parameters():
-            p.add_(0.1 * torch.randn_like(p))
-    folder = save_pretrained(source, tmp_path / "tiny")
+    source, folder = _saved_tiny_model(tmp_path)
     grown = copy.deepcopy(TINY)
     grown["backbone"]["args"].update(context_blocks=2, context_stride=4)
     module = EnhancementModule(model=grown, init_from=str(folder))
