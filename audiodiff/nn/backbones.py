@@ -78,8 +78,8 @@ class BandSplitNet(ConditionedBackbone):
             work, instead of re-synthesising every coefficient.
         context_blocks, context_stride: a long-context path after the first half of the blocks:
             the features are averaged over ``context_stride`` frames, ``context_blocks`` residual
-            blocks run at that low frame rate (each sees ``context_stride`` times further for the
-            same cost divided by the stride), and their change is added back at every frame. It
+            blocks run at that low frame rate (each reaches ``context_stride`` times further at
+            1/``context_stride`` of the cost), and their change is added back at every frame. It
             starts as the identity, so it can be added to a trained network. 0: no such path.
     """
 
@@ -123,7 +123,6 @@ class BandSplitNet(ConditionedBackbone):
             h, mask = h.chunk(2, dim=1)
             h = h + complex_multiply(mask, spatial.to(h.dtype))
         return h
-
 
     def _long_context(self, h: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
         """``h`` ``[B, C, bands, N]`` plus what the low-frame-rate blocks change in its frame averages.
