@@ -532,7 +532,7 @@ def test_no_reserved_source_in_written_files(corpus):
 
 
 def test_non_reserved_sources_appear(corpus):
-    files = corpus["manifest"]["files"]
+    files = [f for f in corpus["manifest"]["files"] if f["kind"] != "tracks"]  # tracks: renders of the pieces
     ids = {f["id"] for f in files}
     assert set(corpus["expected"]) == ids
     for entry in files:
@@ -641,6 +641,24 @@ def test_rendered_scores_sit_beside_their_midi(corpus):
         assert len(score.parts) == 2 and len(score.flatten().notes) >= 4  # both parts, every note
         data, rate = sf.read(str(audio))
         assert rate == 22_050 and data.ndim == 1 and abs(len(data) / rate - 1.5) < 0.01
+
+
+def test_each_pitched_track_is_rendered_alone_beside_its_own_midi(corpus):
+    from audiodiff.data.notes import read_midi
+
+    pieces = {f["path"]: f for f in corpus["manifest"]["files"] if f["kind"] == "rendered"}
+    tracks = [f for f in corpus["manifest"]["files"] if f["kind"] == "tracks"]
+    assert len(tracks) == 2 * len(pieces)  # two parts per tune
+    for entry in tracks:
+        audio = corpus["out"] / entry["path"]
+        piece = entry["path"].replace("/tracks/", "/rendered/").rsplit("__t", 1)[0] + ".wav"
+        assert piece in pieces and pieces[piece]["split"] == entry["split"]  # a piece's tracks stay in its split
+        (solo,) = read_midi(audio.with_suffix(".mid"))  # one instrument
+        whole = read_midi((corpus["out"] / piece).with_suffix(".mid"))
+        k = int(audio.stem.rsplit("__t", 1)[1])
+        assert solo.program == whole[k].program
+        np.testing.assert_allclose(solo.notes, whole[k].notes, atol=2e-3)  # same notes, same times
+        assert sf.info(str(audio)).samplerate == 22_050
 
 
 def test_parts_get_instruments_by_range_and_the_piano_sometimes():

@@ -8,6 +8,7 @@ Layout written under ``out``::
     train/noise/22050/*.wav     22.05 kHz mono
     train/music/*.wav           22.05 kHz mono (sources recorded at that rate or above only)
     train/rendered/*.wav + .mid 22.05 kHz mono renders of music21 scores, each beside its MIDI
+    train/tracks/*.wav + .mid   each pitched track of those rendered alone, beside its one-track MIDI
     (held-out sources for the dev pairs live in heldout/, never in train/)
     rejected/<split>/speech/    speech screened out (not clean: see ``screening``), speech_screen.csv
     manifest.json               every written file: id, package, kind, split, seconds
@@ -33,6 +34,7 @@ from audiodiff.audio import AudioError, load_audio, save_audio
 from audiodiff.data.mixing import apply_mix, sample_mix_params
 from audiodiff.data.screening import screen_speech
 from audiodiff.data.sources import Item, is_reserved, list_items, missing_packages
+from audiodiff.data.tracks import write_solo_tracks
 
 SPEECH_RATE, MUSIC_RATE = 16_000, 22_050
 DEV_FRACTION = {"speech": 0.1, "noise": 0.2, "music": 0.2, "rendered": 0.15}
@@ -172,6 +174,12 @@ def build_corpus(out: Path, prefix: Path = Path("/"), dev_speech: int = 150, dev
             folder = out / split / kind / (str(rate) if kind == "noise" else "")
             written[(kind, split, rate)] = write_items(items, folder, out, rate, split, manifest,
                                                        f"{split} {kind} {rate} Hz")
+    for split in ("train", "heldout"):
+        for path in write_solo_tracks(written[("rendered", split, MUSIC_RATE)], out / split / "tracks", prefix,
+                                      MUSIC_RATE, desc=f"{split} solo tracks"):
+            manifest.append({"id": f"tracks/{path.stem}", "package": "music21", "kind": "tracks", "split": split,
+                             "sample_rate": MUSIC_RATE, "path": path.relative_to(out).as_posix(),
+                             "seconds": round(sf.info(str(path)).duration, 3)})
     if screen:
         kept = screen_speech(out, {split: out / split / "speech" for split in ("train", "heldout")},
                              scorer=screen if callable(screen) else None)

@@ -152,6 +152,12 @@ def render_midi(midi: bytes, soundfont: Path, sample_rate: int, fluidsynth: str 
     return torch.from_numpy(stereo.mean(axis=1))[None]
 
 
+def find_fluidsynth(prefix: Path) -> str | None:
+    """The fluidsynth program under ``prefix`` (or on the PATH for the real system), else None."""
+    program = Path(prefix) / FLUIDSYNTH
+    return str(program) if program.is_file() else shutil.which("fluidsynth") if Path(prefix) == Path("/") else None
+
+
 def pick_soundfont(rel: str, available: list[str]) -> str:
     """One soundfont per piece, rotating by the piece's path among those installed."""
     return sorted(available)[_digest(rel + "@soundfont") % len(available)]
@@ -165,8 +171,7 @@ def rendered_pieces(prefix: Path, count: int = PIECES):
 
     prefix = Path(prefix)
     root = corpus_root(prefix)
-    fluidsynth = prefix / FLUIDSYNTH
-    fluidsynth = str(fluidsynth) if fluidsynth.is_file() else shutil.which("fluidsynth") if prefix == Path("/") else None
+    fluidsynth = find_fluidsynth(prefix)
     available = [name for name, (_, rel) in SOUNDFONTS.items() if (prefix / rel).is_file()]
     if root is None or not fluidsynth or not available:
         return []
