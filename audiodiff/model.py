@@ -10,7 +10,8 @@ Config (``config.json`` of a checkpoint)::
      "observation": {"name": "noisy"} (default), "narrowband" or "mel_inversion" (see observations),
      "sigma_data": 0.5,
      "sampling": {"solver": "dpmpp_2m", "steps": 8, "schedule": "karras",
-                  "sigma_min": 0.002, "sigma_max": 80.0, "start": "noise" or "observation"}}
+                  "sigma_min": 0.002, "sigma_max": 80.0, "start": "noise" or "observation",
+                  "guidance": 1.0 (optional: classifier-free guidance scale of conditional synthesis)}}
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import torch
 from torch import nn
 
 from audiodiff.diffusion.denoiser import Denoiser
+from audiodiff.diffusion.guidance import GuidedDenoiser
 from audiodiff.diffusion.noise import randn
 from audiodiff.diffusion.sampling import SAMPLERS, sample
 from audiodiff.diffusion.schedules import SCHEDULES
@@ -62,7 +64,7 @@ class DiffusionModel(nn.Module):
             raise ConfigError(f"model config: missing keys {', '.join(missing)}")
         config = copy.deepcopy(config)
         sampling = {**DEFAULT_SAMPLING, **config.get("sampling", {})}
-        _check_keys("sampling", sampling, set(DEFAULT_SAMPLING) | {"rho"})
+        _check_keys("sampling", sampling, set(DEFAULT_SAMPLING) | {"rho", "guidance"})
         SAMPLERS[sampling["solver"]]  # fails early on an unknown solver
         if sampling["start"] not in STARTS:
             raise ConfigError(f"sampling start must be one of {', '.join(STARTS)}, got {sampling['start']!r}")
@@ -106,15 +108,22 @@ class DiffusionModel(nn.Module):
 
     @torch.no_grad()
     def generate(self, shape, cond=None, steps: int | None = None, solver: str | None = None,
-                 generator=None, callback=None) -> torch.Tensor:
+                 generator=None, callback=None, guidance: float = 1.0, null=None) -> torch.Tensor:
         """Sample in model space: ``shape`` = ``[B, C, ...]`` -> tensor of that shape. Sampling starts
         from pure noise at ``sigma_max``, or (``"start": "observation"``) from the encoded condition
-        ``cond`` plus noise at ``sigma_max`` (SDEdit: a short refinement of the observation)."""
+        ``cond`` plus noise at ``sigma_max`` (SDEdit: a short refinement of the observation).
+        ``guidance`` != 1: classifier-free guidance away from ``null`` (default: the head's null
+        condition), see :mod:`audiodiff.diffusion.guidance`."""
+        denoiser = self.denoiser
+        if guidance != 1.0:
+            if null is None and self.denoiser.head is None:
+                raise ValueError("guidance needs a conditional model")
+            denoiser = GuidedDenoiser(denoiser, null if null is not None else self.denoiser.head.null(cond), guidance)
         sigmas = self.sigmas(steps)
         x = randn(shape, generator, self.device) * sigmas[0]
         if self.config["sampling"]["start"] == "observation":
             if cond is None or tuple(cond.shape) != tuple(shape):
                 raise ValueError(f"starting from the observation needs a condition shaped {tuple(shape)}")
             x = x + cond
-        return sample(self.denoiser, x, sigmas, solver or self.config["sampling"]["solver"],
+        return sample(denoiser, x, sigmas, solver or self.config["sampling"]["solver"],
                       cond=cond, generator=generator, callback=callback)

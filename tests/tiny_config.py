@@ -1,5 +1,5 @@
 """A tiny speech-enhancement model config (band-split, 16 channels, 1 block, complex mask) shared by
-tests that need a real but fast model."""
+tests that need a real but fast model, and `perturb` (wake up zero-initialised layers)."""
 
 TINY_MASK = {
     "task": "speech-enhance",
@@ -10,3 +10,14 @@ TINY_MASK = {
     "sigma_data": 0.45,
     "sampling": {"solver": "dpmpp_2m", "steps": 2, "sigma_min": 0.01, "sigma_max": 10.0},
 }
+
+
+def perturb(module, seed: int = 0, std: float = 0.02):
+    """Add ``N(0, std^2)`` to every parameter (so zero-initialised layers become active)."""
+    import torch
+
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in module.parameters():
+            p.add_(torch.randn(p.shape, generator=generator) * std)
+    return module

@@ -108,7 +108,7 @@ def piano_roll(notes: np.ndarray, frames: int, frame_rate: float) -> torch.Tenso
         if first >= frames or last <= 0:
             continue
         p = int(pitch)
-        if 0 <= first:
+        if first >= 0:  # a note begun before the window has no onset in it
             roll[0, p, first] = 1.0
         lo, hi = max(first, 0), min(last, frames)
         roll[1, p, lo:hi] = 1.0
@@ -136,3 +136,21 @@ def harmonic_sketch(notes: np.ndarray, sample_rate: int, length: int, harmonics:
         tone = sum(np.sin(2 * math.pi * k * f0 * t) / k for k in range(1, harmonics + 1) if k * f0 < sample_rate / 2)
         out[max(first, 0) : stop] += 0.1 * (velocity / 127.0) * envelope * tone
     return torch.from_numpy(out.astype(np.float32))
+
+
+def window_notes(notes: np.ndarray, start: float, seconds: float) -> np.ndarray:
+    """The notes sounding in ``[start, start + seconds)``, their times shifted by ``-start``
+    (a note begun earlier keeps its negative start: it sounds on, without a new onset)."""
+    notes = np.asarray(notes, dtype=np.float64).reshape(-1, 4)
+    keep = (notes[:, 0] < start + seconds) & (notes[:, 1] + 0.5 > start)  # 0.5 s: release tails
+    shifted = notes[keep].copy()
+    shifted[:, :2] -= start
+    return shifted
+
+
+def notes_condition(notes: np.ndarray, sample_rate: int, length: int, hop_length: int) -> dict[str, torch.Tensor]:
+    """What a notes-conditioned model is given for ``length`` samples from time 0 of ``notes``:
+    ``{"sketch": [1, length] harmonic sketch, "notes": [3, 128, length // hop_length + 1] piano roll}``
+    (one roll frame per spectrogram frame of a centred STFT with that hop)."""
+    return {"sketch": harmonic_sketch(notes, sample_rate, length)[None],
+            "notes": piano_roll(notes, length // hop_length + 1, sample_rate / hop_length)}

@@ -72,10 +72,11 @@ class BandSplitNet(ConditionedBackbone):
         blocks: residual blocks at band resolution; dilations cycle through ``dilations``.
         dilations: time dilations of the residual blocks.
         emb_dim: size of the noise embedding.
-        cond_mask: when the spatial condition is a complex spectrogram laid out like ``x`` (the
-            noisy observation), also predict a complex mask per bin and frame and add ``mask * cond``
-            to the output: suppressing noise becomes a gain per bin, the way mask-based enhancers
-            work, instead of re-synthesising every coefficient.
+        cond_mask: when the spatial condition starts with a complex spectrogram laid out like the
+            output (the noisy observation; a MIDI file's harmonic sketch), also predict a complex
+            mask per bin and frame and add ``mask * cond[:, :out_channels]`` to the output:
+            suppressing noise (or shaping a timbre) becomes a gain per bin, the way mask-based
+            enhancers work, instead of re-synthesising every coefficient.
         context_blocks, context_stride: a long-context path after the first half of the blocks:
             the features are averaged over ``context_stride`` frames, ``context_blocks`` residual
             blocks run at that low frame rate (each reaches ``context_stride`` times further at
@@ -90,8 +91,9 @@ class BandSplitNet(ConditionedBackbone):
         context_blocks: int = 0, context_stride: int = 8,
     ):
         super().__init__(in_channels, cond_channels, global_dim, emb_dim)
-        if cond_mask and (cond_channels != out_channels or out_channels % 2):
-            raise ValueError("cond_mask needs a complex condition laid out like the output (real/imag channel pairs)")
+        if cond_mask and (cond_channels < out_channels or out_channels % 2):
+            raise ValueError("cond_mask needs a condition that starts with a complex spectrogram laid out like "
+                             "the output (real/imag channel pairs)")
         self.bands_factor, self.out_channels, self.cond_mask = bands_factor, out_channels, cond_mask
         self.split = nn.Conv2d((in_channels + cond_channels) * bands_factor, channels, 1)
         self.blocks = nn.ModuleList(
@@ -121,7 +123,7 @@ class BandSplitNet(ConditionedBackbone):
         h = unfold_bands(self.merge(h).contiguous(), self.bands_factor)[:, :, :freq]
         if self.cond_mask:
             h, mask = h.chunk(2, dim=1)
-            h = h + complex_multiply(mask, spatial.to(h.dtype))
+            h = h + complex_multiply(mask, spatial[:, : self.out_channels].to(h.dtype))
         return h
 
     def _long_context(self, h: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:

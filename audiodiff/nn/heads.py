@@ -122,11 +122,16 @@ class CompositeHead(Head):
 
     Args:
         heads: ``{key: {"name": ..., "args": {...}}}``; ``cond[key]`` goes to that head.
+        null_keys: the parts classifier-free guidance replaces by their null (default: all); e.g.
+            ``[instrument]`` guides toward an instrument while the notes stay given.
     """
 
-    def __init__(self, heads: dict):
+    def __init__(self, heads: dict, null_keys: list[str] | None = None):
         super().__init__()
         self.parts = nn.ModuleDict({key: HEADS.build(spec) for key, spec in heads.items()})
+        self.null_keys = set(heads) if null_keys is None else set(null_keys)
+        if not self.null_keys <= set(heads):
+            raise ValueError(f"null_keys {sorted(self.null_keys - set(heads))} are not heads ({', '.join(heads)})")
         self.spatial_channels = sum(h.spatial_channels for h in self.parts.values())
         dims = {h.global_dim for h in self.parts.values() if h.global_dim}
         if len(dims) > 1:
@@ -144,4 +149,5 @@ class CompositeHead(Head):
         return (torch.cat(spatial, dim=1) if spatial else None), global_emb
 
     def null(self, cond: dict):
-        return {key: head.null(cond[key]) for key, head in self.parts.items()}
+        """``cond`` with the parts in ``null_keys`` (all by default) replaced by their null."""
+        return {key: head.null(cond[key]) if key in self.null_keys else cond[key] for key, head in self.parts.items()}

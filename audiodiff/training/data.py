@@ -1,11 +1,12 @@
-"""The LightningDataModule for enhancement: on-the-fly mixtures or paired folders for training,
-paired folders (whole files) for validation."""
+"""The LightningDataModule: on-the-fly mixtures or paired folders for training, paired folders
+(whole files) for validation; or aligned audio + MIDI folders for both (music synthesis)."""
 
 from __future__ import annotations
 
 import lightning as L
 from torch.utils.data import DataLoader
 
+from audiodiff.data.aligned import AlignedMidiDataset
 from audiodiff.data.datasets import MixtureDataset, PairedFolders
 
 
@@ -21,6 +22,11 @@ class EnhancementData(L.LightningDataModule):
         synthetic_noise_probability, babble_probability, click_probability, noise_probability, seed:
             as in MixtureDataset (``noise_probability: 0`` and no noise folder: clean audio only, for
             models whose observation degrades it, bandwidth extension and vocoders).
+        train_midi_dir, val_midi_dir: music synthesis instead: folders of audio with aligned MIDI
+            beside it (:class:`~audiodiff.data.aligned.AlignedMidiDataset`; the corpus's
+            ``train/tracks`` and ``heldout/tracks``, or MAESTRO); validation on the first
+            ``val_segment_seconds`` of the first ``val_limit`` files.
+        hop_length: music synthesis: the representation's hop (piano-roll frames follow it).
     """
 
     def __init__(self, sample_rate: int = 16_000, train_clean_dir: str | list[str] = "data/corpus/train/speech",
@@ -30,12 +36,19 @@ class EnhancementData(L.LightningDataModule):
                  epoch_length: int = 8_000, snr_range: tuple[float, float] = (-5.0, 15.0),
                  reverb_probability: float = 0.3, synthetic_noise_probability: float = 0.15,
                  babble_probability: float = 0.15, click_probability: float = 0.0, noise_probability: float = 1.0,
-                 seed: int = 0):
+                 train_midi_dir: str | list[str] | None = None, val_midi_dir: str | None = None,
+                 val_segment_seconds: float = 6.0, hop_length: int = 128, seed: int = 0):
         super().__init__()
         self.save_hyperparameters()
 
     def setup(self, stage: str | None = None):
         h = self.hparams
+        if h.train_midi_dir:
+            self.train_set = AlignedMidiDataset(h.train_midi_dir, h.sample_rate, h.hop_length, h.segment_seconds,
+                                                random_crop=True, length=h.epoch_length, seed=h.seed)
+            self.val_set = AlignedMidiDataset(h.val_midi_dir or h.train_midi_dir, h.sample_rate, h.hop_length,
+                                              h.val_segment_seconds, random_crop=False, limit=h.val_limit)
+            return
         if h.train_noisy_dir:
             self.train_set = PairedFolders(h.train_noisy_dir, h.train_clean_dir, h.sample_rate, h.segment_seconds,
                                            random_crop=True, seed=h.seed)

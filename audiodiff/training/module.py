@@ -54,7 +54,15 @@ class EnhancementModule(L.LightningModule):
             posterior mean (the default one-step enhancement).
         val_steps: sampler steps in validation (None: the model's default).
         val_examples: validation files logged as audio and spectrogram images.
-        val_metrics: ``speech`` (PESQ-WB, ESTOI, SI-SDR) or ``music`` (SI-SDR, log-spectral distance).
+        val_metrics: ``speech`` (PESQ-WB, ESTOI, SI-SDR), ``music`` (SI-SDR, log-spectral distance),
+            ``synthesis`` (vocoders) or ``midi`` (onset F1, chroma cosine, multi-resolution STFT).
+        label_dropout: MIDI synthesis: the share of training items whose instrument label is
+            replaced by the null token, so that one model is both conditional and unconditional
+            (classifier-free guidance).
+
+    Batches are ``(inputs, clean)``: ``inputs`` a waveform ``[B, 1, T]`` (enhancement, bandwidth,
+    vocoders: the observation degrades it) or, for MIDI synthesis, the dict of
+    :class:`~audiodiff.data.aligned.AlignedMidiDataset` (sketch, notes, instrument).
     """
 
     def __init__(self, model: dict | None = None, init_from: str | None = None, learning_rate: float = 1e-3,
@@ -62,7 +70,7 @@ class EnhancementModule(L.LightningModule):
                  final_lr_ratio: float = 0.1, ema_decay: float = 0.999,
                  sigma_distribution: str = "lognormal", sigma_mean: float = -1.0, sigma_std: float = 1.4,
                  sigma_top_share: float = 0.0, val_steps: int | None = None,
-                 val_examples: int = 2, val_metrics: str = "speech"):
+                 val_examples: int = 2, val_metrics: str = "speech", label_dropout: float = 0.0):
         super().__init__()
         self.save_hyperparameters()
         if init_from:  # weights (and, without a model config, the architecture) from a checkpoint
@@ -94,11 +102,27 @@ class EnhancementModule(L.LightningModule):
         with torch.no_grad():
             return self.model.observation.degrade(noisy, generator)
 
+    def _encode(self, model: DiffusionModel, inputs, drop_labels: bool = False):
+        """The denoiser's condition from a batch's inputs: the encoded observation ``[B, C, F, N]``,
+        or for MIDI synthesis ``{"sketch": encoded sketch, "notes": roll, "instrument": labels}``
+        (labels dropped to the null token at ``label_dropout`` when ``drop_labels``)."""
+        rep = model.representation
+        if not isinstance(inputs, dict):
+            return rep.encode(inputs)
+        labels = inputs["instrument"]
+        if drop_labels and self.hparams.label_dropout:
+            labels = torch.where(torch.rand(labels.shape, device=labels.device) < self.hparams.label_dropout,
+                                 torch.full_like(labels, -1), labels)
+        return {"sketch": rep.encode(inputs["sketch"]), "notes": inputs["notes"], "instrument": labels}
+
     def _common_step(self, batch) -> torch.Tensor:
-        noisy, clean = batch  # [B, 1, T] each
+        inputs, clean = batch  # [B, 1, T] each (or a dict of MIDI conditions and [B, 1, T])
         rep = self.model.representation
-        cond = rep.encode(self._condition(noisy))
-        return self.loss_fn(self.model.denoiser, rep.encode(clean), cond=cond, start=cond)
+        if not isinstance(inputs, dict):
+            inputs = self._condition(inputs)
+        cond = self._encode(self.model, inputs, drop_labels=self.training)
+        start = cond if not isinstance(cond, dict) else None
+        return self.loss_fn(self.model.denoiser, rep.encode(clean), cond=cond, start=start)
 
     def training_step(self, batch, batch_idx):
         loss = self._common_step(batch)
@@ -112,19 +136,23 @@ class EnhancementModule(L.LightningModule):
                 e.lerp_(p, 1 - decay)
 
     @torch.no_grad()
-    def enhance(self, noisy: torch.Tensor, seed: int = 0) -> torch.Tensor:
-        """EMA model, default sampler: ``[B, 1, T]`` (level-normalised) -> ``[B, 1, T]``."""
+    def enhance(self, noisy, seed: int = 0) -> torch.Tensor:
+        """EMA model, default sampler: ``[B, 1, T]`` (level-normalised; or MIDI inputs) -> ``[B, 1, T]``."""
         rep = self.ema.representation
-        y = rep.encode(noisy)
-        x = self.ema.generate(y.shape, cond=y, steps=self.hparams.val_steps,
-                              generator=generators(seed, y.shape[0], noisy.device))
-        return rep.decode(x, noisy.shape[-1])
+        y = self._encode(self.ema, noisy)
+        wav = noisy["sketch"] if isinstance(noisy, dict) else noisy
+        shape = y["sketch"].shape if isinstance(y, dict) else y.shape
+        x = self.ema.generate(shape, cond=y, steps=self.hparams.val_steps,
+                              generator=generators(seed, shape[0], wav.device))
+        return rep.decode(x, wav.shape[-1])
 
     def validation_step(self, batch, batch_idx):
         noisy, clean = batch
-        self.log("val/loss", self._common_step(batch), batch_size=noisy.shape[0])
-        noisy = self._condition(noisy, torch.Generator().manual_seed(batch_idx))  # the same every validation
+        self.log("val/loss", self._common_step(batch), batch_size=clean.shape[0])
+        if not isinstance(noisy, dict):
+            noisy = self._condition(noisy, torch.Generator().manual_seed(batch_idx))  # the same every validation
         enhanced = self.enhance(noisy)
+        noisy = noisy["sketch"] if isinstance(noisy, dict) else noisy
         rate = self.ema.sample_rate
         for i in range(noisy.shape[0]):
             scores = SCORES[self.hparams.val_metrics](enhanced[i, 0].float().cpu(), clean[i, 0].float().cpu(), rate)

@@ -1,0 +1,223 @@
+"""Music synthesis from MIDI: aligned audio + MIDI data, guidance, the training recipe, the MusicSynth
+pipeline (lengths, tracks, seeds, seams) and ``audiodiff synth``."""
+
+from __future__ import annotations
+
+import copy
+import io
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+import yaml
+
+from audiodiff.audio import AudioError
+from audiodiff.data.aligned import AlignedMidiDataset
+from audiodiff.data.notes import harmonic_sketch, read_midi
+from audiodiff.diffusion.guidance import GuidedDenoiser
+from audiodiff.metrics import chroma_cosine, music_synthesis_scores, onset_f1
+from audiodiff.model import DiffusionModel
+from audiodiff.pipelines.synth import MusicSynth
+from tiny_config import perturb
+
+pretty_midi = pytest.importorskip("pretty_midi")
+REPO = Path(__file__).resolve().parents[1]
+RECIPE = REPO / "recipes" / "music_midi" / "debug.yaml"
+RATE = 16_000
+
+
+def tiny_config() -> dict:
+    return copy.deepcopy(yaml.safe_load(RECIPE.read_text())["model"]["model"])
+
+
+def write_midi(path: Path, parts: list[tuple[int, list[tuple[float, float, int, int]]]]) -> None:
+    """``parts``: ``(program, [(start, end, pitch, velocity)])`` per instrument."""
+    midi = pretty_midi.PrettyMIDI(initial_tempo=100.0)
+    for program, notes in parts:
+        inst = pretty_midi.Instrument(program=program)
+        inst.notes = [pretty_midi.Note(v, p, s, e) for s, e, p, v in notes]
+        midi.instruments.append(inst)
+    midi.write(str(path))
+
+
+def melody(seed: int, seconds: float = 3.0) -> list[tuple[float, float, int, int]]:
+    rng = np.random.default_rng(seed)
+    times = np.arange(0.2, seconds - 0.3, 0.25)
+    return [(float(t), float(t + 0.2), int(rng.integers(55, 80)), int(rng.integers(60, 120))) for t in times]
+
+
+@pytest.fixture(scope="module")
+def aligned(tmp_path_factory) -> Path:
+    """Three 3-second solo renders (a 2-harmonic 'instrument') beside their MIDI, at 16 kHz."""
+    root = tmp_path_factory.mktemp("aligned")
+    for i, program in enumerate((0, 40, 73)):
+        notes = melody(i)
+        write_midi(root / f"piece{i}.mid", [(program, notes)])
+        audio = harmonic_sketch(np.array(notes, dtype=float), RATE, 3 * RATE, harmonics=2, decay_seconds=0.3)
+        sf.write(str(root / f"piece{i}.wav"), audio.numpy(), RATE)
+    (root / "no_midi.wav").write_bytes((root / "piece0.wav").read_bytes())  # ignored: nothing beside it
+    return root
+
+
+def test_aligned_items_match_the_spectrogram_frames_and_the_audio(aligned):
+    ds = AlignedMidiDataset(aligned, RATE, hop_length=64, segment_seconds=1.0, random_crop=False)
+    assert len(ds) == 3
+    inputs, target = ds[1]
+    assert target.shape == (1, RATE) and inputs["sketch"].shape == (1, RATE)
+    assert inputs["notes"].shape == (3, 128, RATE // 64 + 1)
+    assert inputs["instrument"].item() == 40 // 8  # strings
+    # validation crops start at the first note: the first roll onset is in frame 0
+    assert inputs["notes"][0].sum(0).nonzero()[0].item() == 0
+    # the sketch is the target's notes (same pitches and times): close in chroma
+    assert chroma_cosine(inputs["sketch"][0], target[0], RATE) > 0.9
+    random = AlignedMidiDataset(aligned, RATE, hop_length=64, segment_seconds=0.5, length=10, seed=1)
+    assert len(random) == 10
+    a, b = random[3], random[3]
+    torch.testing.assert_close(a[1], b[1])  # reproducible from the seed and index
+
+
+def test_a_folder_without_aligned_midi_is_an_error(tmp_path):
+    sf.write(str(tmp_path / "x.wav"), np.zeros(1600, dtype="float32"), RATE)
+    with pytest.raises(AudioError, match="no audio file has a MIDI file beside it"):
+        AlignedMidiDataset(tmp_path)
+
+
+def test_guidance_extrapolates_from_the_null_condition():
+    torch.manual_seed(0)
+    model = DiffusionModel(tiny_config()).eval()
+    x = torch.randn(2, 2, 128, 11)
+    cond = {"sketch": torch.randn(2, 2, 128, 11), "notes": torch.rand(2, 3, 128, 11), "instrument": torch.tensor([3, 5])}
+    null = model.denoiser.head.null(cond)
+    assert torch.equal(null["notes"], cond["notes"]) and (null["instrument"] == -1).all()  # null_keys: instrument
+    sigma = torch.full((2,), 0.7)
+    with torch.no_grad():
+        plain, unconditional = model.denoiser(x, sigma, cond), model.denoiser(x, sigma, null)
+        guided = GuidedDenoiser(model.denoiser, null, 2.5)(x, sigma, cond)
+        same = GuidedDenoiser(model.denoiser, null, 1.0)(x, sigma, cond)
+    torch.testing.assert_close(guided, unconditional + 2.5 * (plain - unconditional), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(same, plain)
+
+
+def test_fit_music_midi_debug_recipe(aligned, tmp_path, monkeypatch):
+    from audiodiff.cli import main
+    from audiodiff.commands.export import export_checkpoint
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    monkeypatch.chdir(tmp_path)
+    root = tmp_path / "run"
+    code = main(["fit", "--config", str(RECIPE), "--data.train_midi_dir", str(aligned),
+                 "--data.val_midi_dir", str(aligned), "--trainer.default_root_dir", str(root)])
+    assert code == 0
+    (log_dir,) = sorted(root.glob("lightning_logs/version_*"))
+    acc = EventAccumulator(str(log_dir), size_guidance={"scalars": 0})
+    acc.Reload()
+    scalars = {tag: [e.value for e in acc.Scalars(tag)] for tag in acc.Tags()["scalars"]}
+    assert len(scalars["train/loss"]) == 3 and all(math.isfinite(v) for v in scalars["train/loss"])
+    assert {"val/onset_f1", "val/chroma", "val/mrstft"} <= set(scalars)
+    (checkpoint,) = log_dir.glob("checkpoints/*.ckpt")
+    export_checkpoint(checkpoint, tmp_path / "exported")
+    synth = MusicSynth(str(tmp_path / "exported"), device="cpu", chunk_seconds=1.0)
+    audio = synth(aligned / "piece0.mid")
+    assert torch.isfinite(audio).all()
+
+
+@pytest.fixture(scope="module")
+def synth() -> MusicSynth:
+    torch.manual_seed(0)
+    model = perturb(DiffusionModel(tiny_config()), std=0.1)  # zero-initialised layers (the instrument's) awake
+    return MusicSynth(model, device="cpu", chunk_seconds=0.5, overlap_seconds=0.1)
+
+
+def test_length_tracks_and_seed(synth, tmp_path):
+    path = tmp_path / "two.mid"
+    write_midi(path, [(0, melody(0, 1.5)), (40, [(0.0, 1.6, 48, 90)])])
+    audio = synth(path, seed=0)
+    end = max(t.end for t in read_midi(path))
+    assert end == pytest.approx(1.6, abs=0.01)
+    expected = math.ceil((end + 1.0) * RATE / 64) * 64  # the last note's end plus a second, whole frames
+    assert audio.shape == (expected,)
+    torch.testing.assert_close(synth(path, seed=0), audio)  # same seed, same output
+    assert not torch.equal(synth(path, seed=1), audio)
+    # multi-track: every track is played (the mix is neither track alone)
+    for alone in (synth([t], seed=0) for t in read_midi(path)):
+        assert alone.shape[-1] <= audio.shape[-1]
+        assert not torch.allclose(audio[: alone.shape[-1]], alone, atol=1e-4)
+
+
+def test_instrument_changes_the_rendering(synth, tmp_path):
+    path = tmp_path / "one.mid"
+    write_midi(path, [(0, melody(2, 1.0))])
+    assert not torch.allclose(synth(path, instrument="violin"), synth(path, instrument="piano"))
+    assert not torch.allclose(synth(path, instrument="violin", guidance=3.0), synth(path, instrument="violin"))
+
+
+def test_no_seam_at_chunk_boundaries(synth, tmp_path):
+    """Across a chunk boundary, neither the level (10 ms RMS) nor the sample-to-sample difference
+    steps more than anywhere inside the chunks."""
+    path = tmp_path / "long.mid"
+    write_midi(path, [(0, [(0.0, 3.0, 60, 100), (0.5, 2.5, 67, 90)])])
+    audio = synth(path, seed=0)
+    hop = synth.chunk - synth.overlap
+    boundaries = [k * hop + synth.overlap // 2 for k in range(1, audio.shape[-1] // hop)]  # mid cross-fade
+    frame = RATE // 100
+    level = audio[: audio.shape[-1] // frame * frame].reshape(-1, frame).pow(2).mean(1).sqrt()
+    level_steps = (level[1:] - level[:-1]).abs()
+    jumps = (audio[1:] - audio[:-1]).abs()
+    near = torch.zeros_like(jumps, dtype=torch.bool)
+    for b in boundaries:
+        near[max(0, b - synth.overlap) : b + synth.overlap] = True
+    assert jumps[near].max() <= jumps[~near].max()
+    frames_near = torch.tensor([near[i * frame : (i + 1) * frame].any().item() for i in range(len(level_steps))])
+    assert level_steps[frames_near].max() <= level_steps[~frames_near].max()
+
+
+def test_a_midi_without_pitched_notes_is_an_audio_error(synth, tmp_path):
+    path = tmp_path / "drums.mid"
+    midi = pretty_midi.PrettyMIDI()
+    drums = pretty_midi.Instrument(program=0, is_drum=True)
+    drums.notes = [pretty_midi.Note(100, 36, 0.0, 0.2)]
+    midi.instruments.append(drums)
+    midi.write(str(path))
+    with pytest.raises(AudioError, match="drums.mid: no pitched notes"):
+        synth(path)
+
+
+def test_cli_renders_good_files_reports_bad_ones_and_resumes(tmp_path, monkeypatch, capsys):
+    from audiodiff.cli import main
+    from audiodiff.hub import save_pretrained
+
+    torch.manual_seed(0)
+    save_pretrained(DiffusionModel(tiny_config()), tmp_path / "model")
+    scores = tmp_path / "scores"
+    (scores / "sub").mkdir(parents=True)
+    write_midi(scores / "sub" / "a.mid", [(0, melody(0, 1.0))])
+    (scores / "broken.mid").write_bytes(b"MThd not really")
+    out = tmp_path / "out"
+    argv = ["synth", "--midi", str(scores), "-o", str(out), "--model", str(tmp_path / "model"),
+            "--chunk-seconds", "0.5", "--device", "cpu"]
+    assert main(argv) == 1  # one bad file: a summary and a non-zero exit, the good one written
+    assert (out / "sub" / "a.wav").is_file() and not (out / "broken.wav").exists()
+    assert "broken.mid: not a readable MIDI file" in capsys.readouterr().err
+    info = sf.info(str(out / "sub" / "a.wav"))
+    assert info.samplerate == RATE and info.channels == 1
+    before = (out / "sub" / "a.wav").stat().st_mtime_ns
+    (scores / "broken.mid").unlink()
+    assert main(argv) == 0
+    assert (out / "sub" / "a.wav").stat().st_mtime_ns == before  # finished files are not redone
+    assert "skipping 1 file(s) already done" in capsys.readouterr().out
+
+
+def test_synthesis_metrics_reward_the_right_notes():
+    notes = np.array(melody(5, 3.0), dtype=float)
+    reference = harmonic_sketch(notes, RATE, 3 * RATE, harmonics=3)
+    wrong = notes.copy()
+    wrong[:, 2] += 5  # a fourth higher
+    moved = harmonic_sketch(wrong, RATE, 3 * RATE, harmonics=3)
+    assert music_synthesis_scores(reference, reference, RATE) == pytest.approx(
+        {"onset_f1": 1.0, "chroma": 1.0, "mrstft": 0.0}, abs=1e-6)
+    assert chroma_cosine(moved, reference, RATE) < 0.8
+    late = torch.nn.functional.pad(reference, (RATE // 10, 0))[: 3 * RATE]  # 100 ms late
+    assert onset_f1(late, reference, RATE) < 0.5
