@@ -151,12 +151,13 @@ def bandwidth_rows(files: list[Path], model: str, nfes: list[int], show: Path) -
     return rows
 
 
-def table(rows: list[dict], metrics: tuple[str, ...]) -> str:
+def table(rows: list[dict], metrics: tuple[str, ...], digits: dict[str, int] = DIGITS) -> str:
+    """A markdown table: one line per system (in first-seen order), the mean of each metric."""
     systems = list(dict.fromkeys(r["system"] for r in rows))
     body = []
     for name in systems:
         mine = [r for r in rows if r["system"] == name]
-        body.append([name] + [f"{mean([r[m] for r in mine if np.isfinite(r[m])]):.{DIGITS[m]}f}" for m in metrics])
+        body.append([name] + [f"{mean([r[m] for r in mine if np.isfinite(r[m])]):.{digits[m]}f}" for m in metrics])
     return markdown(["system", *metrics], body)
 
 

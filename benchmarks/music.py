@@ -1,0 +1,112 @@
+"""MIDI synthesis quality and speed on held-out pieces (never in training, never reserved).
+
+Data: the held-out rendered pieces of ``audiodiff data build-corpus`` (``heldout/rendered``:
+music21 scores, each part on a General MIDI instrument, rendered by fluidsynth under one of three
+soundfonts; the MIDI beside each render). The fluidsynth render is the reference; each system
+renders the same MIDI (its first ``--seconds``):
+
+* ``sine``: additive sine synthesis, one sine per note (velocity sets its level; 5 ms attack,
+  exponential decay, 50 ms release): the floor;
+* ``harmonic sketch``: the same with four harmonics (what the model is given);
+* ``audiodiff NFE=n``: ``MusicSynth`` (``music-midi``) at n sampler steps, its default guidance, seed 0.
+
+Metrics against the reference: note onset F1 (mir_eval, +-50 ms, onsets detected by librosa in both
+signals), chroma cosine similarity (CQT chroma, sounding frames), multi-resolution STFT distance,
+real-time factor (2 threads when no ``audiodiff fit`` runs, else 1; the output says which).
+Writes ``<out>/music.md``, ``music.csv`` and ``music_spectrograms.png``.
+
+Run: ``python benchmarks/music.py [--limit 12] [--seconds 20] [--nfe 2 4 8]``
+"""
+
+from __future__ import annotations
+
+from enhance import THREADS, TRAINING  # sets the thread count first
+
+import argparse  # noqa: E402
+import csv  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import torch  # noqa: E402
+from vocode import table, timed  # noqa: E402
+
+from audiodiff.audio import load_audio  # noqa: E402
+from audiodiff.data.notes import harmonic_sketch, read_midi, window_notes  # noqa: E402
+from audiodiff.metrics import music_synthesis_scores  # noqa: E402
+from audiodiff.pipelines.synth import MusicSynth  # noqa: E402
+from audiodiff.plots import save_spectrograms  # noqa: E402
+
+RATE = 22_050
+DIGITS = {"onset_f1": 3, "chroma": 3, "mrstft": 3, "rtf": 3}
+
+
+def additive(harmonics: int):
+    def run(tracks, length: int) -> torch.Tensor:
+        return sum(harmonic_sketch(t.notes, RATE, length, harmonics=harmonics) for t in tracks)
+
+    return run
+
+
+def audiodiff_synth(synth: MusicSynth, steps: int):
+    def run(tracks, length: int) -> torch.Tensor:
+        out = synth(tracks, steps=steps, seed=0)
+        return torch.nn.functional.pad(out, (0, max(0, length - out.shape[-1])))[:length]
+
+    return run
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pieces", type=Path, default=Path("data/corpus/heldout/rendered"))
+    parser.add_argument("--limit", type=int, default=12)
+    parser.add_argument("--seconds", type=float, default=20.0, help="render the first SECONDS of each piece")
+    parser.add_argument("--model", default="music-midi", help="music-midi checkpoint, or none (baselines only)")
+    parser.add_argument("--nfe", type=int, nargs="+", default=[2, 4, 8])
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    args = parser.parse_args()
+    torch.set_num_threads(THREADS)
+    pieces = sorted(p for p in args.pieces.glob("*.wav") if p.with_suffix(".mid").is_file())[: args.limit]
+    if not pieces:
+        raise SystemExit(f"no rendered pieces in {args.pieces}: run `audiodiff data build-corpus --out data/corpus`")
+    args.out.mkdir(parents=True, exist_ok=True)
+    systems = {"sine": additive(1), "harmonic sketch": additive(4)}
+    if args.model != "none":
+        synth = MusicSynth(args.model, device="cpu")
+        systems |= {f"audiodiff NFE={n}": audiodiff_synth(synth, n) for n in args.nfe}
+    rows = []
+    for index, path in enumerate(pieces):
+        reference = load_audio(path, RATE, channels=1)[0][0][: int(args.seconds * RATE)]
+        tracks = [type(t)(t.program, window_notes(t.notes, 0.0, args.seconds), t.name)
+                  for t in read_midi(path.with_suffix(".mid"))]
+        tracks = [t for t in tracks if len(t.notes)]
+        outputs = {"fluidsynth (reference)": reference}
+        for name, run in systems.items():
+            out, seconds = timed(lambda: run(tracks, reference.shape[-1]))
+            outputs[name] = out
+            rows.append({"piece": path.stem, "system": name, "tracks": len(tracks),
+                         "rtf": seconds / (reference.shape[-1] / RATE),
+                         **music_synthesis_scores(out, reference, RATE)})
+        if index == 0:
+            shown = [k for k in outputs if k.startswith("audiodiff")][:1] or ["harmonic sketch"]
+            save_spectrograms(args.out / "music_spectrograms.png",
+                              {k: outputs[k][: 8 * RATE] for k in ["fluidsynth (reference)", "sine", *shown]}, RATE)
+        print(f"{index + 1}/{len(pieces)} {path.stem} ({len(tracks)} tracks)", flush=True)
+    with open(args.out / "music.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    where = (f"{len(pieces)} held-out pieces ({args.pieces}), first {args.seconds:g} s of each, this machine's CPU, "
+             f"{THREADS} thread(s)" + (" (a training job was running)" if TRAINING else "")
+             + f", torch {torch.__version__}")
+    text = "\n\n".join([
+        "# MIDI synthesis", f"Run: `python benchmarks/music.py {' '.join(sys.argv[1:])}`; {where}.",
+        table(rows, ("onset_f1", "chroma", "mrstft", "rtf"), DIGITS),
+        "Against the fluidsynth render of the same MIDI: onset F1 and chroma cosine higher is better, "
+        "multi-resolution STFT distance lower; RTF = seconds of processing per second of music.",
+    ])
+    (args.out / "music.md").write_text(text + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
