@@ -79,6 +79,20 @@ def test_aligned_items_match_the_spectrogram_frames_and_the_audio(aligned):
     torch.testing.assert_close(a[1], b[1])  # reproducible from the seed and index
 
 
+def test_maestro_layout_midi_suffix_and_another_rate(tmp_path):
+    """MAESTRO: ``2018/<name>.wav`` at 44.1 kHz beside ``<name>.midi``; crops come at the model's rate."""
+    folder = tmp_path / "2018"
+    folder.mkdir()
+    notes = melody(7, 2.0)
+    write_midi(folder / "recital.midi", [(0, notes)])
+    audio = harmonic_sketch(np.array(notes, dtype=float), 44_100, 2 * 44_100)
+    sf.write(str(folder / "recital.wav"), audio.numpy(), 44_100)
+    ds = AlignedMidiDataset(tmp_path, RATE, hop_length=64, segment_seconds=1.0, random_crop=False)
+    inputs, target = ds[0]
+    assert target.shape == (1, RATE) and inputs["instrument"].item() == 0
+    assert chroma_cosine(inputs["sketch"][0], target[0], RATE) > 0.95  # same notes, resampled
+
+
 def test_a_folder_without_aligned_midi_is_an_error(tmp_path):
     sf.write(str(tmp_path / "x.wav"), np.zeros(1600, dtype="float32"), RATE)
     with pytest.raises(AudioError, match="no audio file has a MIDI file beside it"):

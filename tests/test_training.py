@@ -245,3 +245,23 @@ def test_learning_rate_warms_up_then_decays_to_its_floor():
 def test_top_share_without_loguniform_is_refused():
     with pytest.raises(ValueError, match="loguniform"):
         EnhancementModule(model=copy.deepcopy(TINY), sigma_distribution="lognormal", sigma_top_share=0.5)
+
+
+@pytest.mark.parametrize("recipe", sorted((REPO / "recipes").rglob("*.yaml")), ids=lambda p: p.relative_to(REPO).as_posix())
+def test_every_recipe_builds_its_model_and_names_only_known_options(recipe):
+    """A typo in a recipe fails here, not hours into a GPU job."""
+    import inspect
+
+    import yaml
+
+    from audiodiff.training.data import EnhancementData
+
+    spec = yaml.safe_load(recipe.read_text())
+    module_args = set(inspect.signature(EnhancementModule).parameters)
+    data_args = set(inspect.signature(EnhancementData).parameters)
+    assert set(spec.get("model", {})) <= module_args, recipe
+    assert set(spec.get("data", {})) <= data_args, recipe
+    if spec.get("model", {}).get("model"):
+        model = DiffusionModel(spec["model"]["model"])
+        if "sample_rate" in spec.get("data", {}):
+            assert spec["data"]["sample_rate"] == model.sample_rate
