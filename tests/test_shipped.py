@@ -19,7 +19,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = sorted(p.name for p in (ROOT / "checkpoints").iterdir() if (p / "config.json").is_file())
 CARD_SECTIONS = ("Data", "Training", "Metrics", "Limitations")
 EXAMPLE = {"speech-enhance": "examples/noisy_speech.flac", "music-enhance": "examples/noisy_music.flac",
-           "speech-vocoder": "examples/clean_speech.flac", "speech-bandwidth": "examples/narrowband_prompt.flac"}
+           "speech-vocoder": "examples/clean_speech.flac", "speech-bandwidth": "examples/narrowband_prompt.flac",
+           "music-midi": "examples/chorale.mid"}
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -35,6 +36,9 @@ def test_demo_inputs_and_models_exist():
     for task, path in re.findall(r"vocode --task (\S+) (\S+)", demo):
         inputs.append(path)
         models.append(TASKS[task])
+    for path in re.findall(r"synth --midi (\S+)", demo):
+        inputs.append(path)
+        models.append("music-midi")
     for path in inputs:
         assert (ROOT / path).is_file(), path
     for name in models:
@@ -52,6 +56,8 @@ def test_model_card_has_the_sections_users_need(name):
 def test_shipped_checkpoint_enhances_real_audio(name):
     model = from_pretrained(name)
     assert model.config["sampling"]["steps"] <= 8
+    if model.config["task"] == "music-midi":
+        return _renders_the_example_midi(model)
     audio, rate = load_audio(ROOT / EXAMPLE[model.config["task"]])
     clip = audio[:, : int(1.5 * rate)]
     keeps_rate = model.observation.keeps_rate
@@ -60,3 +66,15 @@ def test_shipped_checkpoint_enhances_real_audio(name):
     assert enhanced.shape[0] == clip.shape[0] and abs(enhanced.shape[-1] - length) <= 1
     assert torch.isfinite(enhanced).all()
     assert 0 < enhanced.abs().max() < 4 * clip.abs().max()
+
+
+def _renders_the_example_midi(model):
+    """A music-midi model plays the first two seconds of the bundled chorale: finite, audible, in range."""
+    from audiodiff.data.notes import Track, read_midi, window_notes
+    from audiodiff.pipelines.synth import RELEASE_SECONDS, MusicSynth
+
+    tracks = [Track(t.program, window_notes(t.notes, 0.0, 2.0)) for t in read_midi(ROOT / EXAMPLE["music-midi"])]
+    audio = MusicSynth(model, device="cpu")([t for t in tracks if len(t.notes)])
+    end = max(t.end for t in tracks if len(t.notes))
+    assert abs(audio.shape[-1] / model.sample_rate - (end + RELEASE_SECONDS)) < 0.02
+    assert torch.isfinite(audio).all() and 1e-3 < audio.abs().max() <= 1.0
