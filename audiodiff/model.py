@@ -35,6 +35,13 @@ from audiodiff.representations import REPRESENTATIONS
 DEFAULT_SAMPLING = {"solver": "dpmpp_2m", "steps": 8, "schedule": "karras", "sigma_min": 0.002, "sigma_max": 80.0,
                     "start": "noise"}
 STARTS = ("noise", "observation")  # where sampling starts: pure noise, or the observation plus noise
+SKETCH_KEY = "sketch"  # in a dict condition (MIDI synthesis), the spatial observation sampling may start from
+
+
+def observation_of(cond):
+    """The encoded observation in a condition, shaped like the model's output: the condition itself,
+    or for dict conditions its ``"sketch"`` entry (``None`` when there is none)."""
+    return cond.get(SKETCH_KEY) if isinstance(cond, dict) else cond
 CONFIG_KEYS = {"task", "representation", "backbone", "head", "observation", "sigma_data", "sampling"}
 
 
@@ -122,8 +129,9 @@ class DiffusionModel(nn.Module):
         sigmas = self.sigmas(steps)
         x = randn(shape, generator, self.device) * sigmas[0]
         if self.config["sampling"]["start"] == "observation":
-            if cond is None or tuple(cond.shape) != tuple(shape):
+            start = observation_of(cond)
+            if start is None or tuple(start.shape) != tuple(shape):
                 raise ValueError(f"starting from the observation needs a condition shaped {tuple(shape)}")
-            x = x + cond
+            x = x + start
         return sample(denoiser, x, sigmas, solver or self.config["sampling"]["solver"],
                       cond=cond, generator=generator, callback=callback)

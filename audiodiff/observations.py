@@ -20,7 +20,7 @@ import torchaudio.functional as taF
 
 from audiodiff.audio import crossfade_window, resample
 from audiodiff.registry import Registry
-from audiodiff.representations import Mel
+from audiodiff.representations import Mel, griffin_lim
 
 OBSERVATIONS = Registry("observation")
 
@@ -145,9 +145,7 @@ class MelInversion:
 
     def _invert(self, mel: torch.Tensor, length: int) -> torch.Tensor:
         magnitude = (self._inverse_filterbank.to(mel) @ mel.exp()).clamp_min(0)  # [C, freqs, N]
-        window = torch.hann_window(self.n_fft, device=mel.device)
-        return taF.griffinlim(magnitude, window, self.n_fft, self.hop_length, self.n_fft, 1.0, self.iterations,
-                              0.99, length, False)
+        return griffin_lim(magnitude, self.n_fft, self.hop_length, length, self.iterations)
 
     def degrade(self, wav: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """``[B, C, T]`` -> the rough waveform rebuilt from its mel, ``[B, C, T]`` (deterministic)."""

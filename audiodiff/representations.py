@@ -1,7 +1,9 @@
 """What the diffusion model sees: the waveform itself, a compressed complex STFT, or a log-mel.
 
 Every representation is an immutable dataclass with ``encode(wav) -> x`` and
-``decode(x, length) -> wav``; waveforms are ``[B, C, T]``, spectrograms ``[B, C', F, N]``.
+``decode(x, length, guide=None) -> wav``; waveforms are ``[B, C, T]``, spectrograms ``[B, C', F, N]``.
+``guide`` (a waveform ``[B, C, length]``, e.g. the model's observation) gives a phaseless
+representation the phase to start from; the others ignore it.
 """
 
 from __future__ import annotations
@@ -29,12 +31,31 @@ class Representation(ABC):
         """Waveform ``[B, C, T]`` to model space."""
 
     @abstractmethod
-    def decode(self, x: torch.Tensor, length: int) -> torch.Tensor:
+    def decode(self, x: torch.Tensor, length: int, guide: torch.Tensor | None = None) -> torch.Tensor:
         """Model space back to a waveform ``[B, C, length]``."""
 
     def config(self) -> dict:
         """``{"name": ..., "args": {...}}``: enough to rebuild this representation."""
         return {"name": REPRESENTATIONS.name_of(type(self)), "args": asdict(self)}
+
+
+def griffin_lim(magnitude: torch.Tensor, n_fft: int, hop_length: int, length: int, iterations: int,
+                momentum: float = 0.99, phase: torch.Tensor | None = None) -> torch.Tensor:
+    """Fast Griffin-Lim (Perraudin et al. 2013): STFT magnitude ``[B, F, N]`` -> waveform ``[B, length]``,
+    Hann window of ``n_fft``. The phase starts at ``phase`` (complex ``[B, F, N]``, only its angle is
+    used) or at zero; so the result is deterministic, and two pieces started from one signal's
+    phase stay coherent where they overlap."""
+    window = torch.hann_window(n_fft, device=magnitude.device, dtype=magnitude.dtype)
+    angles = (torch.ones_like(magnitude, dtype=torch.complex64 if magnitude.dtype != torch.float64
+                              else torch.complex128) if phase is None else phase / phase.abs().clamp_min(1e-16))
+    previous = torch.zeros_like(angles)
+    for _ in range(iterations):
+        wav = torch.istft(magnitude * angles, n_fft, hop_length, window=window, length=length)
+        rebuilt = torch.stft(wav, n_fft, hop_length, window=window, return_complex=True)
+        angles = rebuilt - previous * (momentum / (1 + momentum))
+        angles = angles / angles.abs().clamp_min(1e-16)
+        previous = rebuilt
+    return torch.istft(magnitude * angles, n_fft, hop_length, window=window, length=length)
 
 
 def _fit_length(wav: torch.Tensor, length: int) -> torch.Tensor:
@@ -53,7 +74,7 @@ class Waveform(Representation):
         """``[B, C, T] -> [B, C, T]``."""
         return wav
 
-    def decode(self, x: torch.Tensor, length: int) -> torch.Tensor:
+    def decode(self, x: torch.Tensor, length: int, guide: torch.Tensor | None = None) -> torch.Tensor:
         """``[B, C, T'] -> [B, C, length]`` (crop or zero-pad)."""
         return _fit_length(x, length)
 
@@ -97,7 +118,7 @@ class ComplexSpec(Representation):
         spec = torch.view_as_real(spec).permute(0, 3, 1, 2)  # [B*C, 2, F, N]
         return spec.reshape(b, 2 * c, *spec.shape[-2:])
 
-    def decode(self, x: torch.Tensor, length: int) -> torch.Tensor:
+    def decode(self, x: torch.Tensor, length: int, guide: torch.Tensor | None = None) -> torch.Tensor:
         """``[B, 2C, F, N] -> [B, C, length]``."""
         b, c2, f, n = x.shape
         spec = x.reshape(b * c2 // 2, 2, f, n).permute(0, 2, 3, 1).contiguous()
@@ -136,12 +157,16 @@ class Magnitude(Representation):
                           center=True, pad_mode="constant", return_complex=True)
         return (self.scale * spec.abs().pow(self.alpha)).reshape(b, c, *spec.shape[-2:])
 
-    def decode(self, x: torch.Tensor, length: int) -> torch.Tensor:
-        """``[B, C, F, N] -> [B, C, length]`` through Griffin-Lim."""
+    def decode(self, x: torch.Tensor, length: int, guide: torch.Tensor | None = None) -> torch.Tensor:
+        """``[B, C, F, N] -> [B, C, length]`` through Griffin-Lim, started from the phase of ``guide``
+        (a waveform ``[B, C, length]``) when given, else from zero phase."""
         b, c, f, n = x.shape
         magnitude = (x.float().clamp_min(0) / self.scale).pow(1.0 / self.alpha).reshape(b * c, f, n)
-        wav = torchaudio.functional.griffinlim(magnitude, self._window(magnitude), self.n_fft, self.hop_length,
-                                               self.n_fft, 1.0, self.iterations, 0.99, length, False)
+        phase = None
+        if guide is not None:
+            phase = torch.stft(guide.float().reshape(b * c, -1), self.n_fft, self.hop_length,
+                               window=self._window(magnitude), return_complex=True)[..., :n]
+        wav = griffin_lim(magnitude, self.n_fft, self.hop_length, length, self.iterations, phase=phase)
         return wav.reshape(b, c, length)
 
 
@@ -173,7 +198,7 @@ class Mel(Representation):
         mel = self._mel.to(wav.device)(wav)
         return mel.clamp_min(1e-5).log()
 
-    def decode(self, x: torch.Tensor, length: int, n_iter: int = 32) -> torch.Tensor:
+    def decode(self, x: torch.Tensor, length: int, guide: torch.Tensor | None = None, n_iter: int = 32) -> torch.Tensor:
         """Griffin-Lim: ``[B, C, n_mels, N] -> [B, C, length]``."""
         b, c, m, n = x.shape
         inverse = torchaudio.transforms.InverseMelScale(

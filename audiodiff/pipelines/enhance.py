@@ -158,7 +158,7 @@ class Enhancer:
         with autocast:
             y = rep.encode(noisy)
             x = self.model.generate(y.shape, cond=y, steps=steps, solver=self.solver, generator=gens)
-        enhanced = rep.decode(x.float(), size).cpu()
+        enhanced = rep.decode(x.float(), size, guide=noisy).cpu()  # phaseless models start from its phase
         fade = crossfade_window(size, self.overlap if size == self.chunk else 0)
         for (file, c, k), piece in zip(batch, enhanced):
             s = file.starts[k]

@@ -15,7 +15,7 @@ from audiodiff.diffusion.noise import generators
 from audiodiff.diffusion.schedules import LogNormal, LogUniform
 from audiodiff.hub import from_pretrained
 from audiodiff.metrics import SCORES
-from audiodiff.model import DiffusionModel
+from audiodiff.model import DiffusionModel, observation_of
 
 
 def _load_grown(model: DiffusionModel, source: DiffusionModel, name: str) -> None:
@@ -121,8 +121,7 @@ class EnhancementModule(L.LightningModule):
         if not isinstance(inputs, dict):
             inputs = self._condition(inputs)
         cond = self._encode(self.model, inputs, drop_labels=self.training)
-        start = cond if not isinstance(cond, dict) else None
-        return self.loss_fn(self.model.denoiser, rep.encode(clean), cond=cond, start=start)
+        return self.loss_fn(self.model.denoiser, rep.encode(clean), cond=cond, start=observation_of(cond))
 
     def training_step(self, batch, batch_idx):
         loss = self._common_step(batch)
@@ -144,7 +143,7 @@ class EnhancementModule(L.LightningModule):
         shape = y["sketch"].shape if isinstance(y, dict) else y.shape
         x = self.ema.generate(shape, cond=y, steps=self.hparams.val_steps,
                               generator=generators(seed, shape[0], wav.device))
-        return rep.decode(x, wav.shape[-1])
+        return rep.decode(x, wav.shape[-1], guide=wav)
 
     def validation_step(self, batch, batch_idx):
         noisy, clean = batch
