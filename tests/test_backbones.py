@@ -251,6 +251,24 @@ class TestBandSplit(BackboneCommonTests):
     def test_cond_mask_needs_a_matching_complex_condition(self):
         with pytest.raises(ValueError, match="cond_mask"):
             self.make(cond_channels=1, cond_mask=True)
+        with pytest.raises(ValueError, match="cond_mask: real"):
+            self.make(in_channels=1, out_channels=1, cond_channels=2, cond_mask=True)
+        with pytest.raises(ValueError, match="cond_mask must be"):
+            self.make(cond_channels=2, cond_mask="imaginary")
+
+    def test_real_cond_mask_is_a_gain_on_magnitudes(self):
+        """``cond_mask: real`` (phaseless models): the mask is a real gain on the first channel."""
+        model = self.make(in_channels=1, out_channels=1, cond_channels=3, cond_mask="real")
+        with torch.no_grad():
+            model.merge.weight.zero_()
+            bias = model.merge.bias.view(2, model.bands_factor)
+            bias.zero_()
+            bias[1].fill_(0.75)
+        x = self.example(2, 7, channels=1)
+        spatial = self.spatial_for(x, 3).abs()
+        with torch.no_grad():
+            y = model(x, self.noise(2), spatial=spatial)
+        torch.testing.assert_close(y, 0.75 * spatial[:, :1], atol=1e-6, rtol=0)
 
     def test_stereo_channels(self):
         model = self.make(in_channels=4, out_channels=4)

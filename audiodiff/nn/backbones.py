@@ -76,7 +76,9 @@ class BandSplitNet(ConditionedBackbone):
             output (the noisy observation; a MIDI file's harmonic sketch), also predict a complex
             mask per bin and frame and add ``mask * cond[:, :out_channels]`` to the output:
             suppressing noise (or shaping a timbre) becomes a gain per bin, the way mask-based
-            enhancers work, instead of re-synthesising every coefficient.
+            enhancers work, instead of re-synthesising every coefficient. ``"real"``: the
+            condition starts with magnitudes laid out like the output (a phaseless model), and
+            the mask is a real gain per bin.
         context_blocks, context_stride: a long-context path after the first half of the blocks:
             the features are averaged over ``context_stride`` frames, ``context_blocks`` residual
             blocks run at that low frame rate (each reaches ``context_stride`` times further at
@@ -87,13 +89,17 @@ class BandSplitNet(ConditionedBackbone):
     def __init__(
         self, in_channels: int = 2, out_channels: int = 2, cond_channels: int = 0, global_dim: int = 0,
         channels: int = 96, bands_factor: int = 16, blocks: int = 6,
-        dilations: tuple[int, ...] = (1, 2, 4), emb_dim: int = 128, cond_mask: bool = False,
+        dilations: tuple[int, ...] = (1, 2, 4), emb_dim: int = 128, cond_mask: bool | str = False,
         context_blocks: int = 0, context_stride: int = 8,
     ):
         super().__init__(in_channels, cond_channels, global_dim, emb_dim)
-        if cond_mask and (cond_channels < out_channels or out_channels % 2):
+        if cond_mask not in (False, True, "real"):
+            raise ValueError(f"cond_mask must be false, true (complex) or 'real', got {cond_mask!r}")
+        if cond_mask and cond_channels < out_channels:
+            raise ValueError("cond_mask needs a condition that starts with a spectrogram laid out like the output")
+        if cond_mask is True and out_channels % 2:
             raise ValueError("cond_mask needs a condition that starts with a complex spectrogram laid out like "
-                             "the output (real/imag channel pairs)")
+                             "the output (real/imag channel pairs); use cond_mask: real for magnitudes")
         self.bands_factor, self.out_channels, self.cond_mask = bands_factor, out_channels, cond_mask
         self.split = nn.Conv2d((in_channels + cond_channels) * bands_factor, channels, 1)
         self.blocks = nn.ModuleList(
@@ -123,7 +129,8 @@ class BandSplitNet(ConditionedBackbone):
         h = unfold_bands(self.merge(h).contiguous(), self.bands_factor)[:, :, :freq]
         if self.cond_mask:
             h, mask = h.chunk(2, dim=1)
-            h = h + complex_multiply(mask, spatial[:, : self.out_channels].to(h.dtype))
+            start = spatial[:, : self.out_channels].to(h.dtype)
+            h = h + (mask * start if self.cond_mask == "real" else complex_multiply(mask, start))
         return h
 
     def _long_context(self, h: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:

@@ -130,12 +130,13 @@ class MusicSynth:
         autocast = (torch.autocast("cuda", dtype=torch.float16) if self.device.type == "cuda"
                     else contextlib.nullcontext())
         with autocast:
-            sketch = rep.encode(torch.stack([c["sketch"] for c in conds]).to(self.device))
+            waves = torch.stack([c["sketch"] for c in conds]).to(self.device)  # [B, 1, size]
+            sketch = rep.encode(waves)
             cond = {"sketch": sketch, "notes": torch.stack([c["notes"] for c in conds]).to(self.device),
                     "instrument": torch.tensor([part.family for part, _ in batch], device=self.device)}
             x = self.model.generate(sketch.shape, cond=cond, steps=steps, solver=self.solver, generator=gens,
                                     guidance=guidance)
-        audio = rep.decode(x.float(), size).cpu()
+        audio = rep.decode(x.float(), size, guide=waves).cpu()  # a phaseless model starts from the sketch's phase
         fade = crossfade_window(size, self.overlap if len(starts) > 1 else 0)
         for (part, k), piece in zip(batch, audio):
             s = starts[k]
