@@ -87,6 +87,9 @@ class MelInversion:
     the magnitude mel spectrogram (``Mel.encode``), ``N = T // hop_length + 1`` frames.
     Long input is inverted in blocks of ``block_seconds``, cross-faded over a second (a quarter
     block at most).
+
+    ``match_passes``: the vocoder's output is brought back to the mel it was given (``match``) in
+    that many passes; 0 leaves it as the model made it.
     """
 
     sample_rate: int = 16_000
@@ -97,6 +100,7 @@ class MelInversion:
     f_max: float = 8_000.0
     iterations: int = 16
     block_seconds: float = 30.0
+    match_passes: int = 0
     keeps_rate = False
 
     @cached_property
@@ -142,6 +146,39 @@ class MelInversion:
             out[:, s : s + size] += piece * fade
             weight[s : s + size] += fade
         return out / weight.clamp_min(1e-8)
+
+    def match(self, wav: torch.Tensor, mel: torch.Tensor, passes: int | None = None) -> torch.Tensor:
+        """Make ``wav`` ``[C, T]`` agree with the log-mel ``mel`` ``[C, n_mels, N]`` it was made from: its
+        STFT (this mel's settings) is scaled, per mel band and frame, by the ratio of the given mel to
+        its own (within e^-2..e^2), the gain spread over each bin's bands, and the phase kept;
+        ``passes`` times (default ``match_passes``). Frame-local, so long input runs in blocks of
+        ``block_seconds`` with margins and no seams."""
+        passes = self.match_passes if passes is None else passes
+        if passes <= 0:
+            return wav
+        hop = self.hop_length
+        block = max(1, int(self.block_seconds * self.sample_rate) // hop) * hop
+        margin = -(-passes * self.n_fft // hop) * hop + hop
+        out = torch.empty_like(wav)
+        for start in range(0, wav.shape[-1], block):
+            lo, hi = max(0, start - margin), min(wav.shape[-1], start + block + margin)
+            piece = self._match_block(wav[:, lo:hi], mel[..., lo // hop : hi // hop + 1], passes)
+            out[:, start : start + block] = piece[:, start - lo : start - lo + block]
+        return out
+
+    def _match_block(self, wav: torch.Tensor, mel: torch.Tensor, passes: int) -> torch.Tensor:
+        fb = self.mel._mel.mel_scale.fb.to(wav)  # [freqs, mels]
+        spread = fb / fb.sum(1, keepdim=True).clamp_min(1e-8)  # each bin's share of its bands
+        window = torch.hann_window(self.n_fft, device=wav.device)
+        for _ in range(passes):
+            spec = torch.stft(wav, self.n_fft, self.hop_length, window=window, return_complex=True)  # [C, F, N]
+            frames = min(spec.shape[-1], mel.shape[-1])
+            own = (fb.T @ spec.abs()).clamp_min(1e-5).log()  # [C, mels, N]
+            gain = torch.ones(spec.shape[0], fb.shape[1], spec.shape[-1], device=wav.device)
+            gain[..., :frames] = (mel[..., :frames] - own[..., :frames]).clamp(-2.0, 2.0).exp()
+            wav = torch.istft(spec * (spread @ gain), self.n_fft, self.hop_length, window=window,
+                              length=wav.shape[-1])
+        return wav
 
     def _invert(self, mel: torch.Tensor, length: int) -> torch.Tensor:
         magnitude = (self._inverse_filterbank.to(mel) @ mel.exp()).clamp_min(0)  # [C, freqs, N]

@@ -166,7 +166,8 @@ def main() -> None:
     parser.add_argument("--dev", type=Path, default=Path("data/corpus/dev/speech/clean"))
     parser.add_argument("--limit", type=int, default=30)
     parser.add_argument("--model", default="speech-vocoder", help="vocoder checkpoint, or none (baselines only)")
-    parser.add_argument("--bandwidth-model", default="speech-bandwidth")
+    parser.add_argument("--bandwidth-model", default="speech-bandwidth",
+                        help="bandwidth-extension checkpoint, or none (skip that part)")
     parser.add_argument("--nfe", type=int, nargs="+", default=[2, 4, 8])
     parser.add_argument("--bandwidth-nfe", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
@@ -178,7 +179,8 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     vocoder = None if args.model == "none" else Vocoder(args.model, device="cpu")
     rows = vocoder_rows(files, vocoder, args.nfe, args.out / "vocode_spectrograms.png")
-    rows += bandwidth_rows(files, args.bandwidth_model, args.bandwidth_nfe, args.out / "bandwidth_spectrograms.png")
+    if args.bandwidth_model != "none":
+        rows += bandwidth_rows(files, args.bandwidth_model, args.bandwidth_nfe, args.out / "bandwidth_spectrograms.png")
     with open(args.out / "vocode.csv", "w", newline="") as f:
         fields = sorted({k for r in rows for k in r}, key=lambda k: (k not in ("task", "file", "system"), k))
         writer = csv.DictWriter(f, fieldnames=fields)
@@ -192,10 +194,11 @@ def main() -> None:
         f"## Vocoder (mel -> speech, model `{args.model}`)",
         table([r for r in rows if r["task"] == "vocoder"], ("pesq", "log_mel", "mrstft", "f0_rmse", "vuv_error", "rtf")),
         "PESQ-WB higher is better; log-mel distance (dB), MR-STFT distance, F0 RMSE (Hz) and voicing error lower.",
+    ] + ([] if args.bandwidth_model == "none" else [
         f"## Bandwidth extension (8 kHz -> 16 kHz, model `{args.bandwidth_model}`)",
         table([r for r in rows if r["task"] == "bandwidth"], ("lsd_high", "pesq", "rtf")),
         "lsd_high: log-spectral distance of the 4-8 kHz band to the original (dB, lower is better).",
-    ])
+    ]))
     (args.out / "vocode.md").write_text(text + "\n")
     print(text)
 

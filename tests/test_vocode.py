@@ -267,6 +267,28 @@ def test_magnitude_vocoder_chunks_stay_coherent_across_joins():
     assert x.shape[1] == 1 and at_joins.max() <= steps.quantile(0.99) + 1.0
 
 
+def test_matching_brings_the_output_back_to_its_mel_and_blocks_have_no_seams():
+    observation = MelInversion(match_passes=4)
+    wav = _speech_like(3.0)
+    mel = observation.mel.encode(wav[None])[0]
+    off = wav * torch.linspace(0.3, 1.5, wav.shape[-1])  # the wrong level, changing over time
+    matched = observation.match(off, mel)
+
+    def distance(x):
+        return float((observation.mel.encode(x[None])[0] - mel).pow(2).mean().sqrt())
+
+    assert matched.shape == wav.shape and distance(matched) < 0.25 * distance(off)
+    blocks = MelInversion(match_passes=4, block_seconds=0.7).match(off, mel)  # frame-local: blocks agree
+    torch.testing.assert_close(blocks, matched, atol=1e-4, rtol=0)
+    assert torch.equal(MelInversion().match(off, mel), off)  # match_passes 0: untouched
+    vocoder = Vocoder(_tiny({"name": "mel_inversion", "args": {"iterations": 4, "match_passes": 2}}, "speech-vocoder"),
+                      device="cpu")
+    from_mel, from_audio = vocoder(mel), vocoder(wav, RATE)  # a recording goes through the same mel
+    inner = from_mel.shape[-1] - 1024  # the mel path ends at its last frame; the edges differ
+    torch.testing.assert_close(from_mel[:, :inner], from_audio[:, :inner], atol=1e-4, rtol=0)
+    assert not vocoder._mels  # nothing kept once a file is done
+
+
 def test_sampling_can_start_from_the_observation():
     """At a tiny sigma the denoiser is nearly the identity, so a sample that starts from the
     observation stays on it, and one that starts from noise does not."""

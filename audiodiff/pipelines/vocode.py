@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import torch
 
+from audiodiff.audio import resample
 from audiodiff.model import DiffusionModel
 from audiodiff.observations import MelInversion
 from audiodiff.pipelines.enhance import Enhancer
@@ -34,6 +35,7 @@ class Vocoder(Enhancer):
 
     def __init__(self, model: DiffusionModel | str = "speech-vocoder", **kwargs):
         super().__init__(model, **kwargs)
+        self._mels: dict = {}  # key -> the mel a file is synthesised from, until its output is matched to it
 
     @property
     def takes_mel(self) -> bool:
@@ -43,8 +45,6 @@ class Vocoder(Enhancer):
         """The model's log-mel of ``audio`` ``[C, T]``: ``[C, n_mels, frames]``."""
         if not self.takes_mel:
             raise ValueError("this model is not a mel vocoder")
-        from audiodiff.audio import resample
-
         wav = resample(torch.as_tensor(audio, dtype=torch.float32), sample_rate, self.sample_rate)
         return self.model.observation.mel.encode(wav[None])[0]
 
@@ -58,11 +58,29 @@ class Vocoder(Enhancer):
         return out
 
     def _observe(self, key, audio, rate: int | None) -> torch.Tensor:
-        if rate is not None:
+        if rate is not None and not self.takes_mel:
             return super()._observe(key, audio, rate)
         if not self.takes_mel:
             raise ValueError(f"{key}: this model ({self.model.config.get('task')}) takes audio, not a mel")
+        length = None
+        if rate is not None:  # a recording: through its mel
+            audio = torch.as_tensor(audio, dtype=torch.float32)
+            if audio.ndim != 2:
+                raise ValueError(f"{key}: expected audio [C, T], got shape {tuple(audio.shape)}")
+            wav = resample(audio, rate, self.sample_rate)
+            audio, length = self.model.observation.mel.encode(wav[None])[0], wav.shape[-1]
         try:
-            return self.model.observation.observe_mel(audio)
+            observed = self.model.observation.observe_mel(audio, length)
         except ValueError as err:
             raise ValueError(f"{key}: {err}") from None
+        if self.model.observation.match_passes:
+            self._mels[key] = torch.as_tensor(audio, dtype=torch.float32).reshape(observed.shape[0], -1,
+                                                                                  audio.shape[-1])
+        return observed
+
+    def _finish(self, file) -> torch.Tensor:
+        out = super()._finish(file)
+        mel = self._mels.pop(file.key, None)
+        if mel is None:
+            return out
+        return self.model.observation.match(out, mel).clamp_(-1, 1)
