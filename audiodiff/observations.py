@@ -108,11 +108,15 @@ class MelInversion:
         return Mel(self.sample_rate, self.n_fft, self.hop_length, self.n_mels, self.f_min, self.f_max)
 
     @cached_property
+    def _filterbank(self) -> torch.Tensor:
+        """``[n_fft // 2 + 1, n_mels]``: the mel filterbank of :attr:`mel` (STFT bins -> bands)."""
+        return taF.melscale_fbanks(self.n_fft // 2 + 1, self.f_min, self.f_max, self.n_mels, self.sample_rate,
+                                   norm="slaney", mel_scale="slaney")
+
+    @cached_property
     def _inverse_filterbank(self) -> torch.Tensor:
         """``[n_fft // 2 + 1, n_mels]``: least-squares map from mel bands back to STFT bins."""
-        fb = taF.melscale_fbanks(self.n_fft // 2 + 1, self.f_min, self.f_max, self.n_mels, self.sample_rate,
-                                 norm="slaney", mel_scale="slaney")  # [freqs, mels]
-        return torch.linalg.pinv(fb.T.double()).float()
+        return torch.linalg.pinv(self._filterbank.T.double()).float()
 
     def observe(self, audio: torch.Tensor, rate: int) -> torch.Tensor:
         """Audio ``[C, T]`` at ``rate`` -> its mel -> the rough waveform ``[C, T']`` at the model's rate."""
@@ -167,7 +171,7 @@ class MelInversion:
         return out
 
     def _match_block(self, wav: torch.Tensor, mel: torch.Tensor, passes: int) -> torch.Tensor:
-        fb = self.mel._mel.mel_scale.fb.to(wav)  # [freqs, mels]
+        fb = self._filterbank.to(wav)  # [freqs, mels]
         spread = fb / fb.sum(1, keepdim=True).clamp_min(1e-8)  # each bin's share of its bands
         window = torch.hann_window(self.n_fft, device=wav.device)
         for _ in range(passes):

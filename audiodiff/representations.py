@@ -46,8 +46,10 @@ def griffin_lim(magnitude: torch.Tensor, n_fft: int, hop_length: int, length: in
     used) or at zero; so the result is deterministic, and two pieces started from one signal's
     phase stay coherent where they overlap."""
     window = torch.hann_window(n_fft, device=magnitude.device, dtype=magnitude.dtype)
-    angles = (torch.ones_like(magnitude, dtype=torch.complex64 if magnitude.dtype != torch.float64
-                              else torch.complex128) if phase is None else phase / phase.abs().clamp_min(1e-16))
+    if phase is None:
+        angles = torch.complex(torch.ones_like(magnitude), torch.zeros_like(magnitude))
+    else:
+        angles = phase / phase.abs().clamp_min(1e-16)
     previous = torch.zeros_like(angles)
     for _ in range(iterations):
         wav = torch.istft(magnitude * angles, n_fft, hop_length, window=window, length=length)

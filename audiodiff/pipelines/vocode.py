@@ -45,8 +45,12 @@ class Vocoder(Enhancer):
         """The model's log-mel of ``audio`` ``[C, T]``: ``[C, n_mels, frames]``."""
         if not self.takes_mel:
             raise ValueError("this model is not a mel vocoder")
+        return self._mel_and_length(audio, sample_rate)[0]
+
+    def _mel_and_length(self, audio: torch.Tensor, sample_rate: int) -> tuple[torch.Tensor, int]:
+        """``[C, T]`` at ``sample_rate`` -> its log-mel ``[C, n_mels, N]`` and its length at the model's rate."""
         wav = resample(torch.as_tensor(audio, dtype=torch.float32), sample_rate, self.sample_rate)
-        return self.model.observation.mel.encode(wav[None])[0]
+        return self.model.observation.mel.encode(wav[None])[0], wav.shape[-1]
 
     def __call__(self, audio_or_mel: torch.Tensor, sample_rate: int | None = None, steps: int | None = None,
                  seed: int = 0) -> torch.Tensor:
@@ -58,24 +62,23 @@ class Vocoder(Enhancer):
         return out
 
     def _observe(self, key, audio, rate: int | None) -> torch.Tensor:
-        if rate is not None and not self.takes_mel:
-            return super()._observe(key, audio, rate)
         if not self.takes_mel:
-            raise ValueError(f"{key}: this model ({self.model.config.get('task')}) takes audio, not a mel")
+            if rate is None:
+                raise ValueError(f"{key}: this model ({self.model.config.get('task')}) takes audio, not a mel")
+            return super()._observe(key, audio, rate)
         length = None
         if rate is not None:  # a recording: through its mel
             audio = torch.as_tensor(audio, dtype=torch.float32)
             if audio.ndim != 2:
                 raise ValueError(f"{key}: expected audio [C, T], got shape {tuple(audio.shape)}")
-            wav = resample(audio, rate, self.sample_rate)
-            audio, length = self.model.observation.mel.encode(wav[None])[0], wav.shape[-1]
+            audio, length = self._mel_and_length(audio, rate)
         try:
             observed = self.model.observation.observe_mel(audio, length)
         except ValueError as err:
             raise ValueError(f"{key}: {err}") from None
         if self.model.observation.match_passes:
-            self._mels[key] = torch.as_tensor(audio, dtype=torch.float32).reshape(observed.shape[0], -1,
-                                                                                  audio.shape[-1])
+            mel = torch.as_tensor(audio, dtype=torch.float32)
+            self._mels[key] = mel if mel.ndim == 3 else mel[None]  # [C, n_mels, N], as observe_mel took it
         return observed
 
     def _finish(self, file) -> torch.Tensor:
