@@ -1,6 +1,6 @@
 """What a conditional model is given, made from what the user has: the noisy recording itself
-(enhancement), its telephone-band version (bandwidth extension), or a rough waveform rebuilt from a
-mel spectrogram (vocoder). The same object turns clean training audio into training inputs, so a
+(enhancement), its telephone-band version (bandwidth extension), a rough waveform rebuilt from a
+mel spectrogram (vocoder), or MIDI notes (music synthesis: their sketch and piano roll). The same object turns clean training audio into training inputs, so a
 model is trained on exactly what inference gives it.
 
 Every observation has
@@ -40,6 +40,31 @@ class NoisyRecording:
     def degrade(self, wav: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """Training inputs are already noisy (the dataset mixed them)."""
         return wav
+
+
+@OBSERVATIONS.register("notes")
+@dataclass(frozen=True)
+class NotesSketch:
+    """MIDI notes (music synthesis): the model is given each chunk's piano roll and its harmonic
+    sketch of ``harmonics`` partials per note (:func:`audiodiff.data.notes.notes_condition`), made
+    by :class:`~audiodiff.pipelines.synth.MusicSynth` at inference and by the aligned dataset in
+    training (its ``sketch_harmonics`` must agree). A music-midi config without this observation
+    has the first release's four partials. Outputs are written at the model's rate."""
+
+    sample_rate: int = 22_050
+    harmonics: int = 4
+    keeps_rate = False
+
+    def observe(self, audio: torch.Tensor, rate: int) -> torch.Tensor:
+        raise ValueError("a notes-conditioned model takes MIDI, not audio: use MusicSynth (audiodiff synth)")
+
+    def degrade(self, wav: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        raise ValueError("a notes-conditioned model is trained on aligned MIDI (AlignedMidiDataset), not on audio")
+
+
+def sketch_harmonics(observation) -> int:
+    """Partials a note in the harmonic sketch a music-midi model with this observation is given."""
+    return observation.harmonics if isinstance(observation, NotesSketch) else NotesSketch.harmonics
 
 
 @OBSERVATIONS.register("narrowband")

@@ -7,7 +7,8 @@ renders the same MIDI (its first ``--seconds``):
 
 * ``sine``: additive sine synthesis, one sine per note (velocity sets its level; 5 ms attack,
   exponential decay, 50 ms release): the floor;
-* ``harmonic sketch``: the same with four harmonics (what the model is given);
+* ``harmonic sketch``: the same with the model's partials a note (its ``notes`` observation; four
+  without a model): what the model is given;
 * ``audiodiff NFE=n``: ``MusicSynth`` (``music-midi``) at n sampler steps, its default guidance, seed 0.
 
 Metrics against the reference: note onset F1 (mir_eval, +-50 ms, onsets detected by librosa in both
@@ -69,9 +70,9 @@ def main() -> None:
     if not pieces:
         raise SystemExit(f"no rendered pieces in {args.pieces}: run `audiodiff data build-corpus --out data/corpus`")
     args.out.mkdir(parents=True, exist_ok=True)
-    systems = {"sine": additive(1), "harmonic sketch": additive(4)}
-    if args.model != "none":
-        synth = MusicSynth(args.model, device="cpu")
+    synth = MusicSynth(args.model, device="cpu") if args.model != "none" else None
+    systems = {"sine": additive(1), "harmonic sketch": additive(synth.harmonics if synth else 4)}
+    if synth is not None:
         systems |= {f"audiodiff NFE={n}": audiodiff_synth(synth, n) for n in args.nfe}
     rows = []
     for index, path in enumerate(pieces):

@@ -16,10 +16,11 @@ import yaml
 
 from audiodiff.audio import AudioError
 from audiodiff.data.aligned import AlignedMidiDataset
-from audiodiff.data.notes import harmonic_sketch, read_midi
+from audiodiff.data.notes import harmonic_sketch, read_midi, window_notes
 from audiodiff.diffusion.guidance import GuidedDenoiser
 from audiodiff.metrics import chroma_cosine, music_synthesis_scores, onset_f1
 from audiodiff.model import DiffusionModel
+from audiodiff.observations import NotesSketch
 from audiodiff.pipelines.synth import MusicSynth
 from tiny_config import perturb
 
@@ -210,24 +211,70 @@ def test_no_seam_at_chunk_boundaries(synth, tmp_path):
     assert level_steps[frames_near].max() <= level_steps[~frames_near].max()
 
 
-def test_a_magnitude_model_renders_through_griffin_lim_from_the_sketch(tmp_path):
-    """A phaseless MIDI model (magnitude representation, real mask on the sketch's magnitude): at a
-    tiny sigma, sampling from the sketch returns its magnitude, and Griffin-Lim started from the
-    sketch's phase gives back the sketch itself, across chunk joins."""
+def magnitude_config(observation: dict | None = None) -> dict:
+    """A phaseless MIDI model (magnitude representation, real mask on the sketch's magnitude) whose
+    tiny sigma makes sampling from the sketch return the sketch's magnitude."""
     config = tiny_config()
     config["representation"] = {"name": "magnitude", "args": {**config["representation"]["args"], "iterations": 8}}
     config["head"]["args"]["heads"]["sketch"]["args"]["channels"] = 1
     config["backbone"]["args"].update(in_channels=1, out_channels=1, cond_mask="real")
     config["sampling"] = {**config["sampling"], "start": "observation", "sigma_max": 1e-4, "sigma_min": 1e-5}
+    if observation is not None:
+        config["observation"] = observation
+    return config
+
+
+def render_two_notes(config: dict, tmp_path: Path) -> tuple[torch.Tensor, np.ndarray]:
+    """Render two overlapping notes across chunk joins: ``(audio [T], the notes as the file stores them)``."""
     torch.manual_seed(0)
     synth = MusicSynth(DiffusionModel(config), device="cpu", chunk_seconds=0.5, overlap_seconds=0.1)
     path = tmp_path / "one.mid"
-    notes = [(0.0, 1.2, 60, 100), (0.4, 1.5, 67, 90)]
-    write_midi(path, [(0, notes)])
-    audio = synth(path, seed=0)
-    (track,) = read_midi(path)  # the note times as the file stores them
-    sketch = harmonic_sketch(track.notes, RATE, audio.shape[-1])
-    assert float((audio - sketch).pow(2).sum() / sketch.pow(2).sum()) < 0.05
+    write_midi(path, [(0, [(0.0, 1.2, 60, 100), (0.4, 1.5, 67, 90)])])
+    (track,) = read_midi(path)
+    return synth(path, seed=0), track.notes
+
+
+def relative_error(audio: torch.Tensor, reference: torch.Tensor) -> float:
+    return float((audio - reference).pow(2).sum() / reference.pow(2).sum())
+
+
+def test_a_magnitude_model_renders_through_griffin_lim_from_the_sketch(tmp_path):
+    """At a tiny sigma, Griffin-Lim started from the sketch's phase gives back the sketch itself,
+    across chunk joins."""
+    audio, notes = render_two_notes(magnitude_config(), tmp_path)
+    assert relative_error(audio, harmonic_sketch(notes, RATE, audio.shape[-1])) < 0.05
+
+
+def test_the_notes_observation_sets_the_partials_of_the_sketch(tmp_path, aligned):
+    """A model whose ``notes`` observation has 12 harmonics is given (and so, at a tiny sigma,
+    renders) the 12-partial sketch, not the default 4-partial one; the dataset makes the same."""
+    audio, notes = render_two_notes(magnitude_config({"name": "notes", "args": {"harmonics": 12}}), tmp_path)
+    rich, plain = (harmonic_sketch(notes, RATE, audio.shape[-1], harmonics=h) for h in (12, 4))
+    assert relative_error(audio, rich) < 0.05 < relative_error(audio, plain)
+    ds = AlignedMidiDataset(aligned, RATE, hop_length=64, segment_seconds=1.0, random_crop=False, harmonics=12)
+    inputs, target = ds[0]
+    _, file_notes = ds.notes_of(ds.files[0])
+    start = float(file_notes[0, 0])
+    expected = harmonic_sketch(window_notes(file_notes, start, 1.0), RATE, RATE, harmonics=12)
+    torch.testing.assert_close(inputs["sketch"][0], expected)
+
+
+def test_the_notes_observation_takes_midi_not_audio():
+    observation = NotesSketch()
+    with pytest.raises(ValueError, match="takes MIDI"):
+        observation.observe(torch.zeros(1, 100), 16_000)
+    with pytest.raises(ValueError, match="aligned MIDI"):
+        observation.degrade(torch.zeros(1, 1, 100))
+
+
+def test_training_refuses_a_sketch_other_than_the_models(aligned, tmp_path, monkeypatch, capsys):
+    from audiodiff.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    code = main(["fit", "--config", str(RECIPE), "--data.train_midi_dir", str(aligned), "--data.val_midi_dir",
+                 str(aligned), "--data.sketch_harmonics", "12", "--trainer.default_root_dir", str(tmp_path / "run")])
+    assert code != 0
+    assert "sketch_harmonics is 12 but the model's notes observation has 4" in capsys.readouterr().err
 
 
 def test_a_midi_without_pitched_notes_is_an_audio_error(synth, tmp_path):

@@ -43,11 +43,12 @@ class AlignedMidiDataset(Dataset):
             from the first note (validation: the same every time).
         length: items per epoch for random crops (files are drawn in proportion to their duration).
         limit: use the first ``limit`` files only (validation).
+        harmonics: partials a note in the harmonic sketch (the model's ``notes`` observation).
     """
 
     def __init__(self, folders: str | Path | list, sample_rate: int = 22_050, hop_length: int = 128,
                  segment_seconds: float | None = 2.0, random_crop: bool = True, length: int | None = None,
-                 limit: int | None = None, seed: int = 0):
+                 limit: int | None = None, seed: int = 0, harmonics: int = 4):
         folders = [folders] if isinstance(folders, (str, Path)) else list(folders)
         files = [path for folder in folders for path in audio_files(folder)]
         self.files = [path for path in files if any(path.with_suffix(s).is_file() for s in MIDI_SUFFIXES)]
@@ -55,7 +56,7 @@ class AlignedMidiDataset(Dataset):
             raise AudioError(f"{', '.join(map(str, folders))}: no audio file has a MIDI file beside it")
         self.files = self.files[:limit] if limit else self.files
         self.seconds = np.array([sf.info(str(path)).duration for path in self.files])
-        self.sample_rate, self.hop, self.seed = sample_rate, hop_length, seed
+        self.sample_rate, self.hop, self.seed, self.harmonics = sample_rate, hop_length, seed, harmonics
         self.segment = segment_seconds
         self.random_crop = random_crop
         self.length = length if (length and random_crop) else len(self.files)
@@ -102,6 +103,6 @@ class AlignedMidiDataset(Dataset):
             start = first
         target = self._read(path, start, self.segment)
         inputs = notes_condition(window_notes(notes, start, target.shape[-1] / self.sample_rate),
-                                 self.sample_rate, target.shape[-1], self.hop)
+                                 self.sample_rate, target.shape[-1], self.hop, self.harmonics)
         inputs["instrument"] = torch.tensor(family)
         return inputs, target

@@ -22,6 +22,7 @@ from audiodiff.audio import AudioError, chunk_starts, crossfade_window
 from audiodiff.data.notes import Track, instrument_program, notes_condition, read_midi, window_notes
 from audiodiff.hub import from_pretrained
 from audiodiff.model import DiffusionModel
+from audiodiff.observations import sketch_harmonics
 from audiodiff.pipelines.enhance import pick_device
 
 RELEASE_SECONDS = 1.0  # rendered after the last note ends
@@ -66,6 +67,7 @@ class MusicSynth:
         self.steps, self.solver = steps or sampling["steps"], solver or sampling["solver"]
         self.guidance = guidance if guidance is not None else sampling.get("guidance", 1.0)
         self.hop = self.model.representation.hop_length
+        self.harmonics = sketch_harmonics(self.model.observation)
         self.chunk = max(self.hop, round(chunk_seconds * self.sample_rate / self.hop) * self.hop)
         self.overlap = int(overlap_seconds * self.sample_rate)
         if not 0 <= self.overlap < self.chunk:
@@ -122,8 +124,8 @@ class MusicSynth:
     @torch.no_grad()
     def _run(self, batch, starts: list[int], size: int, steps: int, seed: int, guidance: float) -> None:
         rate = self.sample_rate
-        conds = [notes_condition(window_notes(part.notes, starts[k] / rate, size / rate), rate, size, self.hop)
-                 for part, k in batch]
+        conds = [notes_condition(window_notes(part.notes, starts[k] / rate, size / rate), rate, size, self.hop,
+                                 self.harmonics) for part, k in batch]
         rep = self.model.representation
         gens = [torch.Generator(self.device).manual_seed(seed * 1_000_003 + 7_919 * k + part.index)
                 for part, k in batch]

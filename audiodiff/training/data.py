@@ -27,6 +27,8 @@ class EnhancementData(L.LightningDataModule):
             ``train/tracks`` and ``heldout/tracks``, or MAESTRO); validation on the first
             ``val_segment_seconds`` of the first ``val_limit`` files.
         hop_length: music synthesis: the representation's hop (piano-roll frames follow it).
+        sketch_harmonics: music synthesis: partials a note in the harmonic sketch (the model's
+            ``notes`` observation; checked when training starts).
     """
 
     def __init__(self, sample_rate: int = 16_000, train_clean_dir: str | list[str] = "data/corpus/train/speech",
@@ -37,7 +39,8 @@ class EnhancementData(L.LightningDataModule):
                  reverb_probability: float = 0.3, synthetic_noise_probability: float = 0.15,
                  babble_probability: float = 0.15, click_probability: float = 0.0, noise_probability: float = 1.0,
                  train_midi_dir: str | list[str] | None = None, val_midi_dir: str | None = None,
-                 val_segment_seconds: float = 6.0, hop_length: int = 128, seed: int = 0):
+                 val_segment_seconds: float = 6.0, hop_length: int = 128, sketch_harmonics: int = 4,
+                 seed: int = 0):
         super().__init__()
         self.save_hyperparameters()
 
@@ -45,9 +48,11 @@ class EnhancementData(L.LightningDataModule):
         h = self.hparams
         if h.train_midi_dir:
             self.train_set = AlignedMidiDataset(h.train_midi_dir, h.sample_rate, h.hop_length, h.segment_seconds,
-                                                random_crop=True, length=h.epoch_length, seed=h.seed)
+                                                random_crop=True, length=h.epoch_length, seed=h.seed,
+                                                harmonics=h.sketch_harmonics)
             self.val_set = AlignedMidiDataset(h.val_midi_dir or h.train_midi_dir, h.sample_rate, h.hop_length,
-                                              h.val_segment_seconds, random_crop=False, limit=h.val_limit)
+                                              h.val_segment_seconds, random_crop=False, limit=h.val_limit,
+                                              harmonics=h.sketch_harmonics)
             return
         if h.train_noisy_dir:
             self.train_set = PairedFolders(h.train_noisy_dir, h.train_clean_dir, h.sample_rate, h.segment_seconds,

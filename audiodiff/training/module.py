@@ -16,6 +16,7 @@ from audiodiff.diffusion.schedules import LogNormal, LogUniform
 from audiodiff.hub import from_pretrained
 from audiodiff.metrics import SCORES
 from audiodiff.model import DiffusionModel, observation_of
+from audiodiff.observations import sketch_harmonics
 
 
 def _load_grown(model: DiffusionModel, source: DiffusionModel, name: str) -> None:
@@ -95,6 +96,15 @@ class EnhancementModule(L.LightningModule):
             raise ValueError("sigma_top_share needs sigma_distribution: loguniform")
         bridge = sampling["sigma_max"] if sampling.get("start") == "observation" else None  # matches the sampler
         self.loss_fn = EDMLoss(distributions[sigma_distribution](), bridge_sigma=bridge)
+
+    def on_fit_start(self):
+        """A MIDI model must be trained on the sketch its ``notes`` observation will be given."""
+        data = getattr(getattr(self.trainer, "datamodule", None), "hparams", {})
+        if data.get("train_midi_dir"):
+            given, wanted = data.get("sketch_harmonics", 4), sketch_harmonics(self.model.observation)
+            if given != wanted:
+                raise ValueError(f"data.sketch_harmonics is {given} but the model's notes observation has "
+                                 f"{wanted} harmonics: set both to the same value")
 
     def _condition(self, noisy: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """The model's input made from the dataset's ``[B, 1, T]``: itself for enhancement, its
