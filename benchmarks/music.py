@@ -34,6 +34,7 @@ from vocode import table, timed  # noqa: E402
 from audiodiff.audio import load_audio  # noqa: E402
 from audiodiff.data.notes import harmonic_sketch, read_midi, window_notes  # noqa: E402
 from audiodiff.metrics import music_synthesis_scores  # noqa: E402
+from audiodiff.observations import NotesSketch  # noqa: E402
 from audiodiff.pipelines.synth import MusicSynth  # noqa: E402
 from audiodiff.plots import save_spectrograms  # noqa: E402
 
@@ -71,7 +72,8 @@ def main() -> None:
         raise SystemExit(f"no rendered pieces in {args.pieces}: run `audiodiff data build-corpus --out data/corpus`")
     args.out.mkdir(parents=True, exist_ok=True)
     synth = MusicSynth(args.model, device="cpu") if args.model != "none" else None
-    systems = {"sine": additive(1), "harmonic sketch": additive(synth.harmonics if synth else 4)}
+    harmonics = synth.harmonics if synth else NotesSketch.harmonics
+    systems = {"sine": additive(1), "harmonic sketch": additive(harmonics)}
     if synth is not None:
         systems |= {f"audiodiff NFE={n}": audiodiff_synth(synth, n) for n in args.nfe}
     rows = []

@@ -16,7 +16,7 @@ from audiodiff.diffusion.schedules import LogNormal, LogUniform
 from audiodiff.hub import from_pretrained
 from audiodiff.metrics import SCORES
 from audiodiff.model import DiffusionModel, observation_of
-from audiodiff.observations import sketch_harmonics
+from audiodiff.observations import NotesSketch, sketch_harmonics
 
 
 def _load_grown(model: DiffusionModel, source: DiffusionModel, name: str) -> None:
@@ -101,7 +101,8 @@ class EnhancementModule(L.LightningModule):
         """A MIDI model must be trained on the sketch its ``notes`` observation will be given."""
         data = getattr(getattr(self.trainer, "datamodule", None), "hparams", {})
         if data.get("train_midi_dir"):
-            given, wanted = data.get("sketch_harmonics", 4), sketch_harmonics(self.model.observation)
+            given = data.get("sketch_harmonics", NotesSketch.harmonics)
+            wanted = sketch_harmonics(self.model.observation)
             if given != wanted:
                 raise ValueError(f"data.sketch_harmonics is {given} but the model's notes observation has "
                                  f"{wanted} harmonics: set both to the same value")
