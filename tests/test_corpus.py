@@ -233,6 +233,14 @@ def build_tree(prefix: Path) -> dict:
                 reserved_ids.add(item_id)
             else:
                 expected[item_id] = "heldout" if is_heldout(Item(item_id, "", "speech", None)) else "train"
+        # a second language's voice, and signal tones (not speech) in both
+        carlo = prefix / sources.ASTERISK_VOICES["asterisk-core-sounds-it-g722"]
+        for i, rel in enumerate(("benvenuto.g722", "digits/3.g722")):
+            _g722(carlo / rel, 320 + 40 * i)
+            item_id = f"asterisk-core-sounds-it-g722/{rel}"
+            expected[item_id] = "heldout" if is_heldout(Item(item_id, "", "speech", None)) else "train"
+        for folder in (allison, carlo):
+            _g722(folder / "beep.g722", 1000)
         moh = prefix / sources.MOH
         for i, name in enumerate(("manolo_camp-morning_coffee", "macroform-robot_dity", "fixture-hold-tune")):
             _g722(moh / f"{name}.g722", 500 + 70 * i, seconds=1.0)
@@ -547,6 +555,8 @@ def test_non_reserved_sources_appear(corpus):
     if FFMPEG:
         assert "asterisk-core-sounds-en-g722/hello-world.g722" in ids
         assert "asterisk-core-sounds-en-g722/digits/2.g722" in ids
+        assert "asterisk-core-sounds-it-g722/benvenuto.g722" in ids  # every installed language
+        assert not any(i.endswith("/beep.g722") for i in ids)  # a signal tone is not speech
         assert "asterisk-moh-opsound-g722/fixture-hold-tune.g722" not in ids  # narrowband music left out
         assert "asterisk-moh-opsound-g722/fixture-hold-tune.g722" in {
             it.id for it in sources.moh_music(corpus["prefix"])}  # (listed, then filtered by bandwidth)

@@ -23,7 +23,18 @@ from audiodiff.data.reserved import is_reserved, reserved_list  # noqa: F401 (re
 
 FILLETS_SOUND = "usr/share/games/fillets-ng/sound"
 FILLETS_MUSIC = "usr/share/games/fillets-ng/music"
-ALLISON = "usr/share/asterisk/sounds/en_US_f_Allison"
+ASTERISK_SOUNDS = "usr/share/asterisk/sounds"
+# Asterisk's studio prompts, one professional voice per language (G.722, 16 kHz): package -> folder
+ASTERISK_VOICES = {
+    "asterisk-core-sounds-en-g722": f"{ASTERISK_SOUNDS}/en_US_f_Allison",
+    "asterisk-core-sounds-es-g722": f"{ASTERISK_SOUNDS}/es_MX_f_Allison",
+    "asterisk-core-sounds-fr-g722": f"{ASTERISK_SOUNDS}/fr_CA_f_June",
+    "asterisk-core-sounds-it-g722": f"{ASTERISK_SOUNDS}/it_IT_m_Carlo",
+    "asterisk-core-sounds-ru-g722": f"{ASTERISK_SOUNDS}/ru_RU_f_IvrvoiceRU",
+}
+ALLISON = ASTERISK_VOICES["asterisk-core-sounds-en-g722"]
+# prompts that are signal tones, not speech (the same names in every language)
+ASTERISK_TONES = frozenset({"beep", "beeperr", "ascending-2tone", "descending-2tone"})
 MOH = "usr/share/asterisk/moh"
 OPENSFX = "usr/share/games/openttd/baseset/opensfx/opensfx.cat"
 SONIC_PI = "usr/share/sonic-pi/samples"
@@ -33,7 +44,7 @@ G722_RATE = 16_000  # G.722 is wideband: nothing above 8 kHz
 # Debian packages the corpus builder reads (apt-get install ...); ffmpeg decodes G.722.
 DEBIAN_PACKAGES = {
     "fillets-ng-data-cs": FILLETS_SOUND,
-    "asterisk-core-sounds-en-g722": ALLISON,
+    **ASTERISK_VOICES,
     "asterisk-moh-opsound-g722": MOH,
     "openttd-opensfx": OPENSFX,
     "sonic-pi-samples": SONIC_PI,
@@ -94,16 +105,17 @@ def fillets_speech(prefix: Path) -> list[Item]:
     return items
 
 
-def allison_speech(prefix: Path) -> list[Item]:
-    """Asterisk's English prompts (one female voice, G.722) minus the reserved files and the
-    ``silence/`` folder (comfort noise, not speech)."""
-    root = prefix / ALLISON
+def asterisk_speech(prefix: Path) -> list[Item]:
+    """Asterisk's prompts in every installed language (``ASTERISK_VOICES``: four women, one man, G.722)
+    minus the reserved files, the ``silence/`` folder (comfort noise) and the signal tones."""
     items = []
-    for path in sorted(root.rglob("*.g722")):
-        rel = path.relative_to(root).as_posix()
-        if not rel.startswith("silence/") and not is_reserved("asterisk-core-sounds-en-g722", rel):
-            items.append(Item(f"asterisk-core-sounds-en-g722/{rel}", "asterisk-core-sounds-en-g722", "speech",
-                              _g722_loader(path), rel))
+    for package, folder in ASTERISK_VOICES.items():
+        root = prefix / folder
+        for path in sorted(root.rglob("*.g722")):
+            rel = path.relative_to(root).as_posix()
+            if rel.startswith("silence/") or path.stem in ASTERISK_TONES or is_reserved(package, rel):
+                continue
+            items.append(Item(f"{package}/{rel}", package, "speech", _g722_loader(path), rel))
     return items
 
 
@@ -196,7 +208,7 @@ def rendered_music(prefix: Path) -> list[Item]:
 
 
 SOURCES = {
-    "speech": (fillets_speech, allison_speech, tts_speech),
+    "speech": (fillets_speech, asterisk_speech, tts_speech),
     "noise": (opensfx_noise, sonic_pi_noise),
     "music": (moh_music, fillets_music),
     "rendered": (rendered_music,),
