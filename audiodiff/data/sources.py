@@ -106,7 +106,7 @@ def fillets_speech(prefix: Path) -> list[Item]:
 
 
 def asterisk_speech(prefix: Path) -> list[Item]:
-    """Asterisk's prompts in every installed language (``ASTERISK_VOICES``: four women, one man, G.722)
+    """Asterisk's prompts in every installed language (``ASTERISK_VOICES``: five languages, four voices, G.722)
     minus the reserved files, the ``silence/`` folder (comfort noise) and the signal tones."""
     items = []
     for package, folder in ASTERISK_VOICES.items():
