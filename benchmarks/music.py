@@ -9,6 +9,10 @@ renders the same MIDI (its first ``--seconds``):
   exponential decay, 50 ms release): the floor;
 * ``harmonic sketch``: the same with the model's partials a note (its ``notes`` observation; four
   without a model): what the model is given;
+* ``fluidsynth, another soundfont``: fluidsynth itself under the next of the three soundfonts (the
+  reference's bank is in its file name, ``piece@soundfont``): a real synthesizer that plays the same
+  notes with another sound bank, i.e. the ceiling for a system that is not told which bank the
+  reference used (the model is told the instrument family only);
 * ``audiodiff NFE=n``: ``MusicSynth`` (``music-midi``) at n sampler steps, its default guidance, seed 0.
 
 Metrics against the reference: note onset F1 (mir_eval, +-50 ms, onsets detected by librosa in both
@@ -32,6 +36,7 @@ import torch  # noqa: E402
 from vocode import table, timed  # noqa: E402
 
 from audiodiff.audio import load_audio  # noqa: E402
+from audiodiff.data.midi import SOUNDFONTS, render_midi  # noqa: E402
 from audiodiff.data.notes import harmonic_sketch, read_midi, window_notes  # noqa: E402
 from audiodiff.metrics import music_synthesis_scores  # noqa: E402
 from audiodiff.observations import NotesSketch  # noqa: E402
@@ -42,17 +47,30 @@ RATE = 22_050
 DIGITS = {"onset_f1": 3, "chroma": 3, "mrstft": 3, "rtf": 3}
 
 
+def fit(out: torch.Tensor, length: int) -> torch.Tensor:
+    return torch.nn.functional.pad(out, (0, max(0, length - out.shape[-1])))[:length]
+
+
 def additive(harmonics: int):
-    def run(tracks, length: int) -> torch.Tensor:
+    def run(tracks, length: int, path: Path) -> torch.Tensor:
         return sum(harmonic_sketch(t.notes, RATE, length, harmonics=harmonics) for t in tracks)
 
     return run
 
 
+def other_soundfont(tracks, length: int, path: Path) -> torch.Tensor:
+    """fluidsynth under the soundfont after the reference's (``piece@soundfont.wav``), same MIDI."""
+    names = list(SOUNDFONTS)
+    font = path.stem.rsplit("@", 1)[-1]  # pieces from elsewhere (no bank in the name): the first bank
+    other = names[(names.index(font) + 1) % len(names)] if font in names else names[0]
+    out = render_midi(path.with_suffix(".mid").read_bytes(), Path("/") / SOUNDFONTS[other][1], RATE,
+                      label=str(path), seconds=length / RATE + 1)
+    return fit(out[0], length)
+
+
 def audiodiff_synth(synth: MusicSynth, steps: int):
-    def run(tracks, length: int) -> torch.Tensor:
-        out = synth(tracks, steps=steps, seed=0)
-        return torch.nn.functional.pad(out, (0, max(0, length - out.shape[-1])))[:length]
+    def run(tracks, length: int, path: Path) -> torch.Tensor:
+        return fit(synth(tracks, steps=steps, seed=0), length)
 
     return run
 
@@ -73,7 +91,8 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     synth = MusicSynth(args.model, device="cpu") if args.model != "none" else None
     harmonics = synth.harmonics if synth else NotesSketch.harmonics
-    systems = {"sine": additive(1), "harmonic sketch": additive(harmonics)}
+    systems = {"sine": additive(1), "harmonic sketch": additive(harmonics),
+               "fluidsynth, another soundfont": other_soundfont}
     if synth is not None:
         systems |= {f"audiodiff NFE={n}": audiodiff_synth(synth, n) for n in args.nfe}
     rows = []
@@ -84,7 +103,7 @@ def main() -> None:
         tracks = [t for t in tracks if len(t.notes)]
         outputs = {"fluidsynth (reference)": reference}
         for name, run in systems.items():
-            out, seconds = timed(lambda: run(tracks, reference.shape[-1]))
+            out, seconds = timed(lambda: run(tracks, reference.shape[-1], path))
             outputs[name] = out
             rows.append({"piece": path.stem, "system": name, "tracks": len(tracks),
                          "rtf": seconds / (reference.shape[-1] / RATE),
