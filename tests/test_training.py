@@ -265,3 +265,26 @@ def test_every_recipe_builds_its_model_and_names_only_known_options(recipe):
         model = DiffusionModel(spec["model"]["model"])
         if "sample_rate" in spec.get("data", {}):
             assert spec["data"]["sample_rate"] == model.sample_rate
+
+
+@pytest.mark.parametrize("recipe", sorted(p for p in (REPO / "recipes").rglob("*.yaml")
+                                          if "init_from" in p.read_text()),
+                         ids=lambda p: p.relative_to(REPO).as_posix())
+def test_a_recipe_that_starts_from_a_shipped_model_fits_its_weights(recipe):
+    """A shipped checkpoint that changes shape (a new formulation) must not silently break the
+    recipes that start from it: their model takes its weights, tensor for tensor."""
+    import yaml
+
+    spec = yaml.safe_load(recipe.read_text()).get("model", {})
+    if not spec.get("init_from") or not spec.get("model"):
+        pytest.skip("no model config beside init_from: the checkpoint's own architecture is used")
+    EnhancementModule(model=spec["model"], init_from=spec["init_from"])
+
+
+def test_init_from_a_checkpoint_of_another_shape_names_the_weight(tmp_path):
+    folder = tmp_path / "tiny"
+    save_pretrained(DiffusionModel(copy.deepcopy(TINY)), folder)
+    wider = copy.deepcopy(TINY)
+    wider["backbone"]["args"]["channels"] = TINY["backbone"]["args"]["channels"] * 2
+    with pytest.raises(ValueError, match=r"init_from .*differ in shape.*\(e\.g\. "):
+        EnhancementModule(model=wider, init_from=str(folder))
