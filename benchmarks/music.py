@@ -48,6 +48,7 @@ DIGITS = {"onset_f1": 3, "chroma": 3, "mrstft": 3, "rtf": 3}
 
 
 def fit(out: torch.Tensor, length: int) -> torch.Tensor:
+    """``[T']`` cropped or zero-padded to ``[length]``."""
     return torch.nn.functional.pad(out, (0, max(0, length - out.shape[-1])))[:length]
 
 

@@ -22,14 +22,14 @@ from audiodiff.observations import NotesSketch, sketch_harmonics
 def _load_grown(model: DiffusionModel, source: DiffusionModel, name: str) -> None:
     """Load ``source``'s weights into ``model``, which may have layers ``source`` lacks (they keep
     their initialisation); a weight of ``source`` that ``model`` lacks or shapes differently is an error."""
-    own = model.state_dict()
-    reshaped = [k for k, v in source.state_dict().items() if k in own and own[k].shape != v.shape]
+    own, theirs = model.state_dict(), source.state_dict()
+    reshaped = [k for k, v in theirs.items() if k in own and own[k].shape != v.shape]
     if reshaped:
+        key = reshaped[0]
         raise ValueError(f"init_from {name}: {len(reshaped)} weights differ in shape from the recipe's model "
-                         f"(e.g. {reshaped[0]}: {tuple(source.state_dict()[reshaped[0]].shape)} in the checkpoint, "
-                         f"{tuple(own[reshaped[0]].shape)} here); the checkpoint's config is another formulation "
-                         f"or size (see its config.json)")
-    missing, unexpected = model.load_state_dict(source.state_dict(), strict=False)
+                         f"(e.g. {key}: {tuple(theirs[key].shape)} in the checkpoint, {tuple(own[key].shape)} "
+                         f"here); the checkpoint's config is another formulation or size (see its config.json)")
+    missing, unexpected = model.load_state_dict(theirs, strict=False)
     if unexpected:
         raise ValueError(f"init_from {name}: the recipe's model has no place for {', '.join(unexpected[:5])}"
                          f"{' ...' if len(unexpected) > 5 else ''} (change the model config to match the checkpoint)")
