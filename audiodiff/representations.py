@@ -60,7 +60,7 @@ def griffin_lim(magnitude: torch.Tensor, n_fft: int, hop_length: int, length: in
     return torch.istft(magnitude * angles, n_fft, hop_length, window=window, length=length)
 
 
-def _fit_length(wav: torch.Tensor, length: int) -> torch.Tensor:
+def fit_length(wav: torch.Tensor, length: int) -> torch.Tensor:
     """Crop or zero-pad the last axis to ``length``."""
     if wav.shape[-1] >= length:
         return wav[..., :length]
@@ -78,7 +78,7 @@ class Waveform(Representation):
 
     def decode(self, x: torch.Tensor, length: int, guide: torch.Tensor | None = None) -> torch.Tensor:
         """``[B, C, T'] -> [B, C, length]`` (crop or zero-pad)."""
-        return _fit_length(x, length)
+        return fit_length(x, length)
 
 
 @REPRESENTATIONS.register("complex_spec")

@@ -35,11 +35,12 @@ def batching(model: str, folder: Path, threads: int) -> list[str]:
     enhancer = Enhancer(model, device="cpu", batch_size=32)
     rate = enhancer.sample_rate
     files = dev_files(folder, 32, 1.0, rate)
+    items = [(i, f, rate) for i, f in enumerate(files)]
     # warm-up of both shapes: a first call at a new batch size pays one-time kernel set-up
     enhancer(files[0], rate)
-    dict(enhancer.enhance_many([(i, f, rate) for i, f in enumerate(files)], seed=0))
+    dict(enhancer.enhance_many(items, seed=0))
     start = time.perf_counter()
-    together = dict(enhancer.enhance_many([(i, f, rate) for i, f in enumerate(files)], seed=0))
+    together = dict(enhancer.enhance_many(items, seed=0))
     batched = time.perf_counter() - start
     start = time.perf_counter()
     alone = [enhancer(f, rate, seed=0) for f in files]

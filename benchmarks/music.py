@@ -42,14 +42,10 @@ from audiodiff.metrics import music_synthesis_scores  # noqa: E402
 from audiodiff.observations import NotesSketch  # noqa: E402
 from audiodiff.pipelines.synth import MusicSynth  # noqa: E402
 from audiodiff.plots import save_spectrograms  # noqa: E402
+from audiodiff.representations import fit_length  # noqa: E402
 
 RATE = 22_050
 DIGITS = {"onset_f1": 3, "chroma": 3, "mrstft": 3, "rtf": 3}
-
-
-def fit(out: torch.Tensor, length: int) -> torch.Tensor:
-    """``[T']`` cropped or zero-padded to ``[length]``."""
-    return torch.nn.functional.pad(out, (0, max(0, length - out.shape[-1])))[:length]
 
 
 def additive(harmonics: int):
@@ -66,12 +62,12 @@ def other_soundfont(tracks, length: int, path: Path) -> torch.Tensor:
     other = names[(names.index(font) + 1) % len(names)] if font in names else names[0]
     out = render_midi(path.with_suffix(".mid").read_bytes(), Path("/") / SOUNDFONTS[other][1], RATE,
                       label=str(path), seconds=length / RATE + 1)
-    return fit(out[0], length)
+    return fit_length(out[0], length)
 
 
 def audiodiff_synth(synth: MusicSynth, steps: int):
     def run(tracks, length: int, path: Path) -> torch.Tensor:
-        return fit(synth(tracks, steps=steps, seed=0), length)
+        return fit_length(synth(tracks, steps=steps, seed=0), length)
 
     return run
 

@@ -18,7 +18,8 @@ from audiodiff.pipelines.vocode import Vocoder
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = sorted(p.name for p in (ROOT / "checkpoints").iterdir() if (p / "config.json").is_file())
 CARD_SECTIONS = ("Data", "Training", "Metrics", "Limitations")
-EXAMPLE = {"speech-enhance": "examples/noisy_speech.flac", "speech-enhance-complex": "examples/noisy_speech.flac", "music-enhance": "examples/noisy_music.flac",
+EXAMPLE = {"speech-enhance": "examples/noisy_speech.flac", "speech-enhance-complex": "examples/noisy_speech.flac",
+           "music-enhance": "examples/noisy_music.flac",
            "speech-vocoder": "examples/clean_speech.flac", "speech-bandwidth": "examples/narrowband_prompt.flac",
            "music-midi": "examples/chorale.mid"}
 
