@@ -3,7 +3,7 @@ NFE, on the same fixed random subset of dev pairs (model selection; the reserved
 involved).
 
 Run: ``python benchmarks/compare_checkpoints.py CKPT_DIR [CKPT_DIR ...] [--kind speech|music]
-[--files 30] [--nfe 1 2]`` where each CKPT_DIR is a shipped name or a folder from ``audiodiff export``.
+[--files 30] [--nfe 1 2] [--dev data/corpus/dev]`` where each CKPT_DIR is a shipped name or a folder from ``audiodiff export``.
 """
 
 from __future__ import annotations
@@ -36,9 +36,10 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=30)
     parser.add_argument("--nfe", type=int, nargs="+", default=[1])
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--dev", type=Path, default=Path("data/corpus/dev"), help="the corpus's dev folder")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    folder = Path(f"data/corpus/dev/{args.kind}")
+    folder = args.dev / args.kind
     files = sorted((folder / "noisy").glob("*.wav"))
     random.Random(0).shuffle(files)
     metric = SCORES[args.kind]
