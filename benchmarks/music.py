@@ -12,12 +12,8 @@ renders the same MIDI (its first ``--seconds``):
 * ``fluidsynth, another soundfont``: fluidsynth itself under the next of the three soundfonts (the
   reference's bank is in its file name, ``piece@soundfont``): a real synthesizer that plays the same
   notes with another sound bank, i.e. the ceiling for a system that is not told which bank the
-  reference used;
-* ``audiodiff NFE=n, told the bank``: ``MusicSynth`` (``music-midi``) at n sampler steps, its default
-  guidance, seed 0, asked for the reference's sound bank (``--bank``; a model trained on these banks);
-* ``audiodiff NFE=n, no bank``: the same at the first ``--nfe`` with the null bank (the default of
-  ``audiodiff synth``), comparable with the other-soundfont row. A model without a bank head gives
-  one row per n: ``audiodiff NFE=n``.
+  reference used (the model is told the instrument family only);
+* ``audiodiff NFE=n``: ``MusicSynth`` (``music-midi``) at n sampler steps, its default guidance, seed 0.
 
 Metrics against the reference: note onset F1 (mir_eval, +-50 ms, onsets detected by librosa in both
 signals), chroma cosine similarity (CQT chroma, sounding frames), multi-resolution STFT distance,
@@ -40,7 +36,6 @@ import torch  # noqa: E402
 from vocode import table, timed  # noqa: E402
 
 from audiodiff.audio import load_audio  # noqa: E402
-from audiodiff.data.aligned import bank_of  # noqa: E402
 from audiodiff.data.midi import SOUNDFONTS, render_midi  # noqa: E402
 from audiodiff.data.notes import harmonic_sketch, read_midi, window_notes  # noqa: E402
 from audiodiff.metrics import music_synthesis_scores  # noqa: E402
@@ -63,17 +58,16 @@ def additive(harmonics: int):
 def other_soundfont(tracks, length: int, path: Path) -> torch.Tensor:
     """fluidsynth under the soundfont after the reference's (``piece@soundfont.wav``), same MIDI."""
     names = list(SOUNDFONTS)
-    font = bank_of(path)  # pieces from elsewhere (no bank in the name): the first bank
+    font = path.stem.rsplit("@", 1)[-1]  # pieces from elsewhere (no bank in the name): the first bank
     other = names[(names.index(font) + 1) % len(names)] if font in names else names[0]
     out = render_midi(path.with_suffix(".mid").read_bytes(), Path("/") / SOUNDFONTS[other][1], RATE,
                       label=str(path), seconds=length / RATE + 1)
     return fit_length(out[0], length)
 
 
-def audiodiff_synth(synth: MusicSynth, steps: int, told_bank: bool = False):
+def audiodiff_synth(synth: MusicSynth, steps: int):
     def run(tracks, length: int, path: Path) -> torch.Tensor:
-        bank = bank_of(path) if told_bank and bank_of(path) in synth.banks else None
-        return fit_length(synth(tracks, steps=steps, seed=0, bank=bank), length)
+        return fit_length(synth(tracks, steps=steps, seed=0), length)
 
     return run
 
@@ -96,10 +90,7 @@ def main() -> None:
     harmonics = synth.harmonics if synth else NotesSketch.harmonics
     systems = {"sine": additive(1), "harmonic sketch": additive(harmonics),
                "fluidsynth, another soundfont": other_soundfont}
-    if synth is not None and synth.banks:
-        systems |= {f"audiodiff NFE={n}, told the bank": audiodiff_synth(synth, n, told_bank=True) for n in args.nfe}
-        systems[f"audiodiff NFE={args.nfe[0]}, no bank"] = audiodiff_synth(synth, args.nfe[0])
-    elif synth is not None:
+    if synth is not None:
         systems |= {f"audiodiff NFE={n}": audiodiff_synth(synth, n) for n in args.nfe}
     rows = []
     for index, path in enumerate(pieces):

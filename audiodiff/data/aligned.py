@@ -4,10 +4,8 @@ same way (MAESTRO: ``2018/*.wav`` beside ``2018/*.midi``).
 
 An item is ``(inputs, target)``: ``inputs`` a dict of ``sketch`` ``[1, T]`` (the notes' harmonic
 sketch), ``notes`` ``[3, 128, T // hop + 1]`` (piano roll) and ``instrument`` (a 0-dim long: the
-General MIDI family of the file's first pitched track) and ``bank`` (a str: the sound bank the file
-was rendered with, from its name, ``<piece>@<bank>__t<k>``; empty when the name has none, e.g. real
-recordings), ``target`` the audio ``[1, T]`` as rendered (its level is part of what the model
-learns: velocity sets loudness).
+General MIDI family of the file's first pitched track), ``target`` the audio ``[1, T]`` as rendered
+(its level is part of what the model learns: velocity sets loudness).
 """
 
 from __future__ import annotations
@@ -32,12 +30,6 @@ def midi_beside(audio: Path) -> Path:
         if audio.with_suffix(suffix).is_file():
             return audio.with_suffix(suffix)
     raise AudioError(f"{audio}: no MIDI file beside it ({' or '.join(audio.stem + s for s in MIDI_SUFFIXES)})")
-
-
-def bank_of(audio: Path) -> str:
-    """The sound bank in a rendered file's name (``piece@fluidr3__t0.wav``: ``fluidr3``), else ``""``."""
-    stem = Path(audio).stem
-    return stem.rpartition("@")[2].split("__")[0] if "@" in stem else ""
 
 
 class AlignedMidiDataset(Dataset):
@@ -113,5 +105,4 @@ class AlignedMidiDataset(Dataset):
         inputs = notes_condition(window_notes(notes, start, target.shape[-1] / self.sample_rate),
                                  self.sample_rate, target.shape[-1], self.hop, self.harmonics)
         inputs["instrument"] = torch.tensor(family)
-        inputs["bank"] = bank_of(path)
         return inputs, target

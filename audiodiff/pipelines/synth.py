@@ -22,7 +22,6 @@ from audiodiff.audio import AudioError, chunk_starts, crossfade_window
 from audiodiff.data.notes import Track, instrument_program, notes_condition, read_midi, window_notes
 from audiodiff.hub import from_pretrained
 from audiodiff.model import DiffusionModel
-from audiodiff.nn.heads import ClassHead
 from audiodiff.observations import sketch_harmonics
 from audiodiff.pipelines.enhance import pick_device
 
@@ -87,26 +86,15 @@ class MusicSynth:
             raise AudioError(f"{name}: no pitched notes (drum tracks are not rendered)")
         return tracks
 
-    @property
-    def banks(self) -> list[str]:
-        """The sound banks the model can imitate (``bank=``; empty if it has no ``bank`` head)."""
-        parts = getattr(self.model.denoiser.head, "parts", {})
-        return list(parts["bank"].names or []) if "bank" in parts else []
-
     def __call__(self, midi: str | Path | bytes | list[Track], instrument: str | int | None = None,
                  steps: int | None = None, seed: int = 0, guidance: float | None = None,
-                 on_chunks=None, bank: str | None = None) -> torch.Tensor:
+                 on_chunks=None) -> torch.Tensor:
         """Render ``midi`` to mono ``[T]`` at :attr:`sample_rate` (the last note's end plus a second).
 
-        ``instrument`` (a GM name, family or program) plays every track; ``bank`` (one of
-        :attr:`banks`) imitates that sound bank's timbres (default: none in particular, the model's
-        null token); ``on_chunks(n)`` is called after each batch of ``n`` chunks (progress bars;
-        :meth:`chunks_for` gives the total)."""
+        ``instrument`` (a GM name, family or program) plays every track; ``on_chunks(n)`` is called
+        after each batch of ``n`` chunks (progress bars; :meth:`chunks_for` gives the total)."""
         tracks = self.tracks(midi)
         family = None if instrument is None else instrument_program(instrument) // 8
-        if bank is not None and bank not in self.banks:
-            raise ValueError(f"bank {bank!r}: this model knows {', '.join(self.banks) or 'no sound banks'}")
-        bank_label = ClassHead.NULL if bank is None else self.banks.index(bank)
         length = self._length(tracks)
         starts = chunk_starts(length, min(self.chunk, length), self.chunk - self.overlap)
         size = min(self.chunk, length)
@@ -116,8 +104,7 @@ class MusicSynth:
         jobs = [(part, k) for part in parts for k in range(len(starts))]
         for first in range(0, len(jobs), self.batch_size):
             batch = jobs[first : first + self.batch_size]
-            self._run(batch, starts, size, steps or self.steps, seed, self.guidance if guidance is None else guidance,
-                      bank_label)
+            self._run(batch, starts, size, steps or self.steps, seed, self.guidance if guidance is None else guidance)
             if on_chunks is not None:
                 on_chunks(len(batch))
         mix = sum(part.out[:length] / part.weight[:length].clamp_min(1e-8) for part in parts)
@@ -135,8 +122,7 @@ class MusicSynth:
         return math.ceil(seconds * self.sample_rate / self.hop) * self.hop
 
     @torch.no_grad()
-    def _run(self, batch, starts: list[int], size: int, steps: int, seed: int, guidance: float,
-             bank: int = ClassHead.NULL) -> None:
+    def _run(self, batch, starts: list[int], size: int, steps: int, seed: int, guidance: float) -> None:
         rate = self.sample_rate
         conds = [notes_condition(window_notes(part.notes, starts[k] / rate, size / rate), rate, size, self.hop,
                                  self.harmonics) for part, k in batch]
@@ -150,8 +136,6 @@ class MusicSynth:
             sketch = rep.encode(waves)
             cond = {"sketch": sketch, "notes": torch.stack([c["notes"] for c in conds]).to(self.device),
                     "instrument": torch.tensor([part.family for part, _ in batch], device=self.device)}
-            if self.banks:
-                cond["bank"] = torch.full((len(batch),), bank, device=self.device)
             x = self.model.generate(sketch.shape, cond=cond, steps=steps, solver=self.solver, generator=gens,
                                     guidance=guidance)
         audio = rep.decode(x.float(), size, guide=waves).cpu()  # a phaseless model starts from the sketch's phase
