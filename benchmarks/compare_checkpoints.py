@@ -3,7 +3,8 @@ NFE, on the same fixed random subset of dev pairs (model selection; the reserved
 involved).
 
 Run: ``python benchmarks/compare_checkpoints.py CKPT_DIR [CKPT_DIR ...] [--kind speech|music]
-[--files 30] [--nfe 1 2] [--dev data/corpus/dev]`` where each CKPT_DIR is a shipped name or a folder from ``audiodiff export``.
+[--files 30] [--nfe 1 2] [--dev data/corpus/dev]`` where each CKPT_DIR is a shipped name or a folder
+from ``audiodiff export``.
 """
 
 from __future__ import annotations
