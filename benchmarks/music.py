@@ -38,6 +38,7 @@ from vocode import table, timed  # noqa: E402
 from audiodiff.audio import load_audio  # noqa: E402
 from audiodiff.data.midi import SOUNDFONTS, render_midi  # noqa: E402
 from audiodiff.data.notes import harmonic_sketch, read_midi, window_notes  # noqa: E402
+from audiodiff.data.tracks import soundfont_of  # noqa: E402
 from audiodiff.metrics import music_synthesis_scores  # noqa: E402
 from audiodiff.observations import NotesSketch  # noqa: E402
 from audiodiff.pipelines.synth import MusicSynth  # noqa: E402
@@ -58,8 +59,10 @@ def additive(harmonics: int):
 def other_soundfont(tracks, length: int, path: Path) -> torch.Tensor:
     """fluidsynth under the soundfont after the reference's (``piece@soundfont.wav``), same MIDI."""
     names = list(SOUNDFONTS)
-    font = path.stem.rsplit("@", 1)[-1]  # pieces from elsewhere (no bank in the name): the first bank
-    other = names[(names.index(font) + 1) % len(names)] if font in names else names[0]
+    try:
+        other = names[(names.index(soundfont_of(path)) + 1) % len(names)]
+    except ValueError:  # pieces from elsewhere (no bank in the name): the first bank
+        other = names[0]
     out = render_midi(path.with_suffix(".mid").read_bytes(), Path("/") / SOUNDFONTS[other][1], RATE,
                       label=str(path), seconds=length / RATE + 1)
     return fit_length(out[0], length)
