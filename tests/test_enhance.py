@@ -89,6 +89,25 @@ def test_level_is_restored(tiny_model):
     assert torch.allclose(quiet * 10, loud, atol=1e-4)
 
 
+def test_attenuation_limit_mixes_the_input_back(tiny_model):
+    """A limit of L dB gives ``(1 - a) * enhanced + a * input``, ``a = 10^(-L/20)``; the checkpoint's
+    limit is the default, ``inf`` turns it off, a negative one is refused."""
+    audio = 0.3 * noisy_tone(0.9)
+    plain = Enhancer(tiny_model, device="cpu", chunk_seconds=0.5, overlap_seconds=0.125)(audio, 16_000, seed=0)
+    assert plain.abs().max() < 1  # no clipping, so the mix is exact
+    limited = Enhancer(tiny_model, device="cpu", chunk_seconds=0.5, overlap_seconds=0.125,
+                       attenuation_limit_db=20)(audio, 16_000, seed=0)
+    assert (limited - (0.9 * plain + 0.1 * audio)).abs().max() < 1e-4
+    assert not torch.allclose(limited, plain, atol=1e-3)
+    limiting = DiffusionModel({**CONFIG, "sampling": {**CONFIG["sampling"], "attenuation_limit_db": 6.0}})
+    assert Enhancer(limiting, device="cpu").input_share == pytest.approx(10 ** (-6 / 20))
+    assert Enhancer(limiting, device="cpu", attenuation_limit_db=math.inf).input_share == 0
+    with pytest.raises(ValueError, match="attenuation limit"):
+        Enhancer(tiny_model, device="cpu", attenuation_limit_db=-3)
+    with pytest.raises(ValueError, match="attenuation_limit_db"):
+        DiffusionModel({**CONFIG, "sampling": {**CONFIG["sampling"], "attenuation_limit_db": -1}})
+
+
 def test_denoise_folder_keeps_names_skips_done_and_reports_bad_files(tmp_path, checkpoint, capsys):
     src = tmp_path / "in"
     save_audio(src / "a.wav", noisy_tone(0.5), 16_000)
@@ -116,6 +135,10 @@ def test_denoise_single_file_to_named_output(tmp_path, checkpoint):
     assert main(["denoise", str(tmp_path / "x.wav"), "-o", str(tmp_path / "y.wav"), "--model", str(checkpoint),
                  "--steps", "1", "--solver", "euler"]) == 0
     assert load_audio(tmp_path / "y.wav")[0].shape == (1, 4_800)
+    assert main(["denoise", str(tmp_path / "x.wav"), "-o", str(tmp_path / "z.wav"), "--model", str(checkpoint),
+                 "--steps", "1", "--solver", "euler", "--attenuation-limit", "0"]) == 0
+    # 0 dB: nothing may be removed, so the input comes back (to 16-bit precision)
+    assert (load_audio(tmp_path / "z.wav")[0] - load_audio(tmp_path / "x.wav")[0]).abs().max() < 1e-3
 
 
 def test_eval_prints_means_and_writes_csv(tmp_path, capsys):
@@ -141,6 +164,10 @@ def test_export_takes_ema_weights_and_refuses_pickled_objects(tmp_path, tiny_mod
     assert torch.equal(loaded.state_dict()[key], tiny_model.state_dict()[key] + 1)
     assert main(["export", str(ckpt), str(tmp_path / "two_steps"), "--steps", "2"]) == 0
     assert from_pretrained(tmp_path / "two_steps").config["sampling"]["steps"] == 2
+    assert main(["export", str(ckpt), str(tmp_path / "limited"), "--attenuation-limit", "20"]) == 0
+    assert from_pretrained(tmp_path / "limited").config["sampling"]["attenuation_limit_db"] == 20
+    assert main(["export", str(ckpt), str(tmp_path / "unlimited"), "--attenuation-limit", "inf"]) == 0
+    assert "attenuation_limit_db" not in from_pretrained(tmp_path / "unlimited").config["sampling"]
 
     class Evil:
         def __reduce__(self):

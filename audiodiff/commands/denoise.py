@@ -22,6 +22,10 @@ def configure(parser):
     parser.add_argument("--steps", type=int, default=None, help="sampler steps (default: the checkpoint's)")
     parser.add_argument("--solver", choices=SAMPLERS.names(), default=None, help="sampler (default: the checkpoint's)")
     parser.add_argument("--seed", type=int, default=0, help="random seed: same seed, same output")
+    parser.add_argument("--attenuation-limit", type=float, default=None, metavar="DB",
+                        help="remove at most DB decibels: mixes 10^(-DB/20) of the input back, which keeps a "
+                             "floor under spectral holes (default: the checkpoint's; music-enhance 20, "
+                             "speech-enhance none; inf: none)")
     parser.add_argument("--batch-size", type=int, default=8, help="chunks per model call (memory ~ batch x chunk)")
     parser.add_argument("--chunk-seconds", type=float, default=4.0, help="length of the chunks long input is cut into")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="where the model runs")
@@ -43,7 +47,7 @@ def denoise(args) -> int:
         print(f"skipping {len(jobs) - len(todo)} file(s) already enhanced (use --overwrite to redo them)")
     enhancer = Enhancer(args.model, device="cpu" if args.devices * args.num_nodes > 1 else args.device,
                         steps=args.steps, solver=args.solver, chunk_seconds=args.chunk_seconds,
-                        batch_size=args.batch_size)
+                        batch_size=args.batch_size, attenuation_limit_db=args.attenuation_limit)
     if args.devices * args.num_nodes > 1:  # every rank shards the full list, then skips its finished files
         return _denoise_distributed(args, jobs, enhancer)
     remove_stale_parts([dst for _, dst in jobs])

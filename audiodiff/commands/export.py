@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import torch
@@ -18,12 +19,14 @@ def configure(parser):
     parser.add_argument("--raw", action="store_true", help="export the raw weights instead of the EMA")
     parser.add_argument("--steps", type=int, default=None,
                         help="default sampler steps stored in the config (e.g. the best measured on a dev set)")
+    parser.add_argument("--attenuation-limit", type=float, default=None, metavar="DB",
+                        help="default attenuation limit of enhancement stored in the config (see denoise; inf: none)")
 
 
 def export_checkpoint(checkpoint: Path, output: Path, card: str | None = None, ema: bool = True,
-                      steps: int | None = None) -> DiffusionModel:
+                      steps: int | None = None, attenuation_limit_db: float | None = None) -> DiffusionModel:
     """Load ``checkpoint`` with ``weights_only=True`` (no code runs) and write a checkpoint folder
-    (``steps``: a new default number of sampler steps)."""
+    (``steps``: a new default number of sampler steps; ``attenuation_limit_db``: a new default limit)."""
     try:
         state = torch.load(checkpoint, map_location="cpu", weights_only=True)
     except Exception as err:
@@ -35,6 +38,11 @@ def export_checkpoint(checkpoint: Path, output: Path, card: str | None = None, e
         if steps < 1:
             raise ValueError(f"--steps must be at least 1, got {steps}")
         config = {**config, "sampling": {**config.get("sampling", {}), "steps": steps}}
+    if attenuation_limit_db is not None:  # inf: no limit, so no key (JSON has no infinity)
+        sampling = {k: v for k, v in config.get("sampling", {}).items() if k != "attenuation_limit_db"}
+        if not math.isinf(attenuation_limit_db):
+            sampling["attenuation_limit_db"] = attenuation_limit_db
+        config = {**config, "sampling": sampling}
     model = DiffusionModel(config)
     prefix = "ema." if ema else "model."
     weights = {k[len(prefix):]: v for k, v in state["state_dict"].items() if k.startswith(prefix)}
@@ -46,6 +54,7 @@ def export_checkpoint(checkpoint: Path, output: Path, card: str | None = None, e
 @verb("export", "turn a training checkpoint (.ckpt) into a shippable folder (safetensors + config)", configure)
 def export(args) -> int:
     card = Path(args.card).read_text() if args.card else None
-    export_checkpoint(Path(args.checkpoint), Path(args.output), card, ema=not args.raw, steps=args.steps)
+    export_checkpoint(Path(args.checkpoint), Path(args.output), card, ema=not args.raw, steps=args.steps,
+                      attenuation_limit_db=args.attenuation_limit)
     print(f"wrote {args.output}")
     return 0

@@ -5,13 +5,15 @@ cut into overlapping chunks (a file shorter than a chunk is padded only to the n
 ``quantum_seconds``); chunks of the same length from many files share batches; each chunk is
 sampled with its own
 generator (seeded by the seed and the chunk's index in its file, so a file's result does not depend
-on the batch it shared); chunks are cross-faded back, the level and sample rate restored.
+on the batch it shared); an attenuation limit mixes a little of the input back; chunks are
+cross-faded back, the level and sample rate restored.
 Memory grows with chunk x batch size plus the file being assembled, not with the number of files.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -29,6 +31,16 @@ def pick_device(device: str = "auto") -> torch.device:
     if device == "cuda" and not torch.cuda.is_available():
         raise ValueError("--device cuda: no CUDA device is available")
     return torch.device(device)
+
+
+def input_share(limit_db: float | None) -> float:
+    """The share of the input mixed back into the output so that nothing is attenuated by more than
+    ``limit_db`` decibels: ``10 ** (-limit_db / 20)``; ``None`` or ``inf`` is no limit (0)."""
+    if limit_db is None or math.isinf(limit_db):
+        return 0.0
+    if not limit_db >= 0:
+        raise ValueError(f"attenuation limit must be >= 0 dB (inf: no limit), got {limit_db}")
+    return 10 ** (-limit_db / 20)
 
 
 @dataclass(eq=False)
@@ -58,6 +70,10 @@ class Enhancer:
         chunk_seconds, overlap_seconds: chunking of long input.
         batch_size: chunks per denoiser call.
         quantum_seconds: short files are padded to a multiple of this, not to a whole chunk.
+        attenuation_limit_db: remove at most this many dB: the output is
+            ``(1 - a) * enhanced + a * input`` with ``a = 10 ** (-limit / 20)``, which keeps a floor of
+            the input under spectral holes (default: the checkpoint's ``sampling.attenuation_limit_db``,
+            else none; ``float("inf")``: none).
 
     Example:
         >>> enhancer = Enhancer("speech-enhance")
@@ -66,7 +82,8 @@ class Enhancer:
 
     def __init__(self, model: DiffusionModel | str = "speech-enhance", device: str = "auto",
                  steps: int | None = None, solver: str | None = None, chunk_seconds: float = 4.0,
-                 overlap_seconds: float = 0.5, batch_size: int = 8, quantum_seconds: float = 0.5):
+                 overlap_seconds: float = 0.5, batch_size: int = 8, quantum_seconds: float = 0.5,
+                 attenuation_limit_db: float | None = None):
         self.device = pick_device(device)
         self.model = (model if isinstance(model, DiffusionModel) else from_pretrained(model)).to(self.device).eval()
         sampling = self.model.config["sampling"]
@@ -77,6 +94,12 @@ class Enhancer:
             raise ValueError("overlap must be shorter than a chunk")
         self.batch_size = batch_size
         self.quantum = max(1, int(quantum_seconds * rate))
+        if attenuation_limit_db is None:
+            attenuation_limit_db = sampling.get("attenuation_limit_db")
+        self.input_share = input_share(attenuation_limit_db)
+        if self.input_share and not self.model.observation.keeps_rate:
+            raise ValueError("an attenuation limit mixes the input back: only for enhancement models, "
+                             f"not for {self.model.config.get('task', 'this model')}")
 
     @property
     def sample_rate(self) -> int:
@@ -159,6 +182,8 @@ class Enhancer:
             y = rep.encode(noisy)
             x = self.model.generate(y.shape, cond=y, steps=steps, solver=self.solver, generator=gens)
         enhanced = rep.decode(x.float(), size, guide=noisy).cpu()  # phaseless models start from its phase
+        if self.input_share:
+            enhanced.lerp_(noisy.cpu(), self.input_share)
         fade = crossfade_window(size, self.overlap if size == self.chunk else 0)
         for (file, c, k), piece in zip(batch, enhanced):
             s = file.starts[k]
