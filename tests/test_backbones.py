@@ -318,6 +318,24 @@ class TestBandSplitLongContext(TestBandSplit):
                                        plain(x, self.noise(2), spatial=spatial), atol=1e-6, rtol=0)
 
 
+    def test_blocks_appended_after_a_fixed_context_start_as_the_identity(self):
+        """With ``context_at`` fixed at the trained network's middle, blocks appended at the end
+        start as the identity (a deeper model grown from a trained one); out of range is refused."""
+        trained = perturb(self.make(cond_channels=2))  # 6 blocks, context before block 3
+        deeper = self.make(cond_channels=2, blocks=9, context_at=3)
+        missing, unexpected = deeper.load_state_dict(trained.state_dict(), strict=False)
+        assert not unexpected and sorted({k.split(".")[1] for k in missing}) == ["6", "7", "8"]
+        x = self.example(2, 37)
+        spatial = self.spatial_for(x, 2)
+        with torch.no_grad():
+            torch.testing.assert_close(deeper(x, self.noise(2), spatial=spatial),
+                                       trained(x, self.noise(2), spatial=spatial), atol=1e-6, rtol=0)
+            moved = self.make(cond_channels=2, blocks=9)  # default: context before block 4
+            moved.load_state_dict(trained.state_dict(), strict=False)
+            assert max_diff(moved(x, self.noise(2), spatial=spatial), trained(x, self.noise(2), spatial=spatial)) > CHANGED
+        with pytest.raises(ValueError, match="context_at"):
+            self.make(context_at=6)
+
 class TestWaveUNet(BackboneCommonTests):
     name = "waveunet"
     in_channels = 1

@@ -84,13 +84,15 @@ class BandSplitNet(ConditionedBackbone):
             blocks run at that low frame rate (each reaches ``context_stride`` times further at
             1/``context_stride`` of the cost), and their change is added back at every frame. It
             starts as the identity, so it can be added to a trained network. 0: no such path.
+        context_at: the block the long-context path runs before (default ``blocks // 2``); fixing
+            it lets a trained network grow by blocks appended at the end, which start as the identity.
     """
 
     def __init__(
         self, in_channels: int = 2, out_channels: int = 2, cond_channels: int = 0, global_dim: int = 0,
         channels: int = 96, bands_factor: int = 16, blocks: int = 6,
         dilations: tuple[int, ...] = (1, 2, 4), emb_dim: int = 128, cond_mask: bool | str = False,
-        context_blocks: int = 0, context_stride: int = 8,
+        context_blocks: int = 0, context_stride: int = 8, context_at: int | None = None,
     ):
         super().__init__(in_channels, cond_channels, global_dim, emb_dim)
         if cond_mask not in (False, True, "real"):
@@ -109,6 +111,9 @@ class BandSplitNet(ConditionedBackbone):
         if context_blocks and context_stride < 2:
             raise ValueError("context_stride must be at least 2")
         self.context_stride = context_stride
+        self.context_at = blocks // 2 if context_at is None else context_at
+        if not 0 <= self.context_at < max(blocks, 1):
+            raise ValueError(f"context_at must name one of the {blocks} blocks, got {context_at}")
         self.context = nn.ModuleList(
             ResidualBlock(channels, emb_dim, dilations[i % len(dilations)], dims=2) for i in range(context_blocks)
         )
@@ -123,7 +128,7 @@ class BandSplitNet(ConditionedBackbone):
         # dilations up to 4; oneDNN falls back to a slow path from 8 on)
         h = self.split(fold_bands(h, self.bands_factor).contiguous(memory_format=torch.channels_last))
         for i, block in enumerate(self.blocks):
-            if self.context and i == len(self.blocks) // 2:
+            if self.context and i == self.context_at:
                 h = self._long_context(h, emb)
             h = block(h, emb)
         h = unfold_bands(self.merge(h).contiguous(), self.bands_factor)[:, :, :freq]
