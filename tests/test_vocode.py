@@ -16,6 +16,7 @@ from audiodiff.hub import save_pretrained
 from audiodiff.metrics import log_spectral_distance, pesq_wb
 from audiodiff.model import DiffusionModel
 from audiodiff.observations import MelInversion, Narrowband, NoisyRecording
+from audiodiff.pipelines.enhance import Enhancer
 from audiodiff.pipelines.vocode import Vocoder
 from audiodiff.registry import ConfigError
 from tiny_config import TINY_MASK
@@ -307,3 +308,10 @@ def test_sampling_can_start_from_the_observation():
         refine.generate((1, 2, 256, 41), cond=cond, steps=1, generator=[torch.Generator().manual_seed(1)])
     with pytest.raises(ConfigError, match="start"):
         DiffusionModel({**config, "sampling": {**config["sampling"], "start": "middle"}})
+
+
+def test_synthesis_models_refuse_an_attenuation_limit():
+    """Mixing the input back only makes sense when the input is the noisy version of the output."""
+    for observation, task in ((MEL, "speech-vocoder"), (NARROW, "speech-bandwidth")):
+        with pytest.raises(ValueError, match="only for enhancement"):
+            Enhancer(_tiny(observation, task), device="cpu", attenuation_limit_db=20)
