@@ -32,9 +32,8 @@ def dev_files(folder: Path, count: int, seconds: float, rate: int) -> list[torch
     return [load_audio(f, sample_rate=rate, channels=1)[0][:, : int(seconds * rate)] for f in files]
 
 
-def batching(model: str, folder: Path, threads: int) -> list[str]:
-    torch.set_num_threads(threads)
-    enhancer = Enhancer(model, device="cpu", batch_size=32)
+def batching(enhancer: Enhancer, folder: Path) -> list[str]:
+    """32 one-second files: one ``enhance_many`` call against 32 calls (``enhancer``: batch size 32)."""
     rate = enhancer.sample_rate
     files = dev_files(folder, 32, 1.0, rate)
     items = [(i, f, rate) for i, f in enumerate(files)]
@@ -54,18 +53,19 @@ def batching(model: str, folder: Path, threads: int) -> list[str]:
             f"| largest output difference | {diff:.2e} |"]
 
 
-def command_line(model: str, folder: Path, threads: int) -> list[str]:
-    rate = Enhancer(model, device="cpu").sample_rate
+def command_line(model: str, folder: Path, rate: int, threads: int) -> list[str]:
+    """The batching comparison through ``audiodiff denoise`` child processes (``rate``: the model's)."""
     with tempfile.TemporaryDirectory() as tmp:
-        inputs, tmp = Path(tmp) / "in", Path(tmp)
-        inputs.mkdir()
-        for i, audio in enumerate(dev_files(folder, 32, 1.0, rate)):
-            save_audio(inputs / f"{i:02d}.wav", audio, rate)
-        together, _ = timed_denoise(inputs, tmp / "together", model, threads)
-        alone = sum(timed_denoise(src, tmp / "alone" / src.name, model, threads)[0]
-                    for src in sorted(inputs.glob("*.wav")))
+        tmp = Path(tmp)
+        (tmp / "in").mkdir()
+        files = dev_files(folder, 32, 1.0, rate)
+        sources = [tmp / "in" / f"{i:02d}.wav" for i in range(len(files))]
+        for src, audio in zip(sources, files):
+            save_audio(src, audio, rate)
+        together, _ = timed_denoise(tmp / "in", tmp / "together", model, threads)
+        alone = sum(timed_denoise(src, tmp / "alone" / src.name, model, threads)[0] for src in sources)
         diff = max((load_audio(tmp / "together" / src.name)[0] - load_audio(tmp / "alone" / src.name)[0])
-                   .abs().max().item() for src in inputs.glob("*.wav"))
+                   .abs().max().item() for src in sources)
     return [f"| 32 x 1 s files, one `audiodiff denoise` run | {together:.1f} s |",
             f"| 32 x 1 s files, 32 `audiodiff denoise` runs | {alone:.1f} s |",
             f"| speed-up | {alone / together:.1f}x |",
@@ -90,8 +90,10 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "enhance_speed.md")
     args = parser.parse_args()
     lines = ["| measurement | value |", "|---|---|"]
-    lines += batching(args.model, args.dev, args.threads)
-    lines += command_line(args.model, args.dev, args.threads)
+    torch.set_num_threads(args.threads)
+    enhancer = Enhancer(args.model, device="cpu", batch_size=32)
+    lines += batching(enhancer, args.dev)
+    lines += command_line(args.model, args.dev, enhancer.sample_rate, args.threads)
     lines += long_file(args.model, args.dev, args.minutes, args.threads)
     text = "\n".join(lines) + f"\n\n{args.threads} threads, CPU, `python benchmarks/enhance_speed.py`\n"
     print(text)

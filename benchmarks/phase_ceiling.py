@@ -21,11 +21,14 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from enhance import load_pairs  # noqa: E402  (the benchmark's file subset)
+from enhance import cell, group_label, load_pairs, markdown  # noqa: E402  (its file subset and tables)
 
 from audiodiff.audio import load_audio  # noqa: E402
 from audiodiff.hub import from_pretrained  # noqa: E402
 from audiodiff.metrics import SCORES  # noqa: E402
+
+
+SYSTEMS = ("noisy input", "clean magnitude, noisy phase")
 
 
 def clean_magnitude_noisy_phase(representation, clean: torch.Tensor, noisy: torch.Tensor) -> torch.Tensor:
@@ -45,26 +48,22 @@ def main() -> None:
     if model.config["representation"]["name"] != "magnitude":
         raise SystemExit(f"{args.model}: a {model.config['representation']['name']} model, not a magnitude one")
     representation = model.representation
-    scores: dict[tuple[str, str], list[dict]] = {}
+    rows = []  # one per (file, system), as in enhance.py
     for pair in load_pairs(args.dev, args.limit):
         noisy, rate = load_audio(args.dev / "noisy" / pair["file"])
         clean, _ = load_audio(args.dev / "clean" / pair["file"])
         ceiling = clean_magnitude_noisy_phase(representation, clean[:1], noisy[:1])
-        for system, audio in (("noisy input", noisy[0]), ("clean magnitude, noisy phase", ceiling[0])):
-            result = SCORES["speech"](audio, clean[0], rate)
-            for bucket in ("all", f"{float(pair['snr_db']):g} dB"):
-                scores.setdefault((system, bucket), []).append(result)
-    buckets = ["all"] + sorted({b for _, b in scores if b != "all"}, key=lambda b: float(b.split()[0]))
+        for system, audio in zip(SYSTEMS, (noisy[0], ceiling[0])):
+            rows.append({**pair, "system": system, **SCORES["speech"](audio, clean[0], rate)})
+    groups = ["all"] + sorted({r["snr_db"] for r in rows}, key=float)
+
+    def of(system: str, group: str) -> list[dict]:
+        return [r for r in rows if r["system"] == system and group in ("all", r["snr_db"])]
+
+    header = ["system"] + [f"{g if g == 'all' else group_label('snr_db', g)} (n={len(of(SYSTEMS[0], g))})"
+                           for g in groups]
     print(f"`python benchmarks/phase_ceiling.py --limit {args.limit} --model {args.model}`; PESQ-WB / ESTOI / SI-SDR (dB)\n")
-    print("| system | " + " | ".join(f"{b} (n={len(scores[('noisy input', b)])})" for b in buckets) + " |")
-    print("|---" * (len(buckets) + 1) + "|")
-    for system in ("noisy input", "clean magnitude, noisy phase"):
-        cells = []
-        for b in buckets:
-            rows = scores[(system, b)]
-            cells.append(" / ".join(f"{sum(r[m] for r in rows) / len(rows):.{d}f}"
-                                    for m, d in (("pesq", 2), ("estoi", 3), ("si_sdr", 1))))
-        print(f"| {system} | " + " | ".join(cells) + " |")
+    print(markdown(header, [[s] + [cell(of(s, g), ("pesq", "estoi", "si_sdr")) for g in groups] for s in SYSTEMS]))
 
 
 if __name__ == "__main__":

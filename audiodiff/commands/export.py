@@ -34,15 +34,16 @@ def export_checkpoint(checkpoint: Path, output: Path, card: str | None = None, e
     config = state.get("hyper_parameters", {}).get("model")
     if not isinstance(config, dict):
         raise CheckpointError(f"{checkpoint}: no model config in its hyper-parameters")
+    sampling = dict(config.get("sampling", {}))
     if steps is not None:
         if steps < 1:
             raise ValueError(f"--steps must be at least 1, got {steps}")
-        config = {**config, "sampling": {**config.get("sampling", {}), "steps": steps}}
+        sampling["steps"] = steps
     if attenuation_limit_db is not None:  # inf: no limit, so no key (JSON has no infinity)
-        sampling = {k: v for k, v in config.get("sampling", {}).items() if k != "attenuation_limit_db"}
+        sampling.pop("attenuation_limit_db", None)
         if not math.isinf(attenuation_limit_db):
             sampling["attenuation_limit_db"] = attenuation_limit_db
-        config = {**config, "sampling": sampling}
+    config = {**config, "sampling": sampling}
     model = DiffusionModel(config)
     prefix = "ema." if ema else "model."
     weights = {k[len(prefix):]: v for k, v in state["state_dict"].items() if k.startswith(prefix)}
