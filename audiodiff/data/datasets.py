@@ -13,6 +13,7 @@ import torch
 from torch.utils.data import Dataset
 
 from audiodiff.audio import AUDIO_EXTENSIONS, AudioError, level_gain, load_audio
+from audiodiff.data.augment import augment_noise
 from audiodiff.data.mixing import apply_mix, sample_mix_params
 
 
@@ -70,6 +71,8 @@ class MixtureDataset(Dataset):
         click_probability: share of pairs whose noise is impulsive (:func:`click_noise`).
         noise_probability: share of pairs that get noise at all; the others are ``(clean, clean)``
             (bandwidth extension and vocoders degrade their input otherwise; 0 gives clean only).
+        noise_augment_probability: share of noise-file draws that are altered
+            (:func:`~audiodiff.data.augment.augment_noise`: speed, equaliser, reversal).
     """
 
     def __init__(self, clean_dir: str | list[str], noise_dir: str, sample_rate: int = 16_000,
@@ -77,7 +80,8 @@ class MixtureDataset(Dataset):
                  snr_range: tuple[float, float] = (-5.0, 15.0), gain_range: tuple[float, float] = (-30.0, -5.0),
                  reverb_probability: float = 0.3, length: int = 10_000, seed: int = 0,
                  synthetic_noise_probability: float = 0.15, babble_probability: float = 0.15,
-                 click_probability: float = 0.0, noise_probability: float = 1.0):
+                 click_probability: float = 0.0, noise_probability: float = 1.0,
+                 noise_augment_probability: float = 0.0):
         self.clean_files = [f for folder in ([clean_dir] if isinstance(clean_dir, (str, Path)) else clean_dir)
                             for f in audio_files(folder)]
         self.noise_files = audio_files(noise_dir) if noise_probability > 0 else []
@@ -86,6 +90,7 @@ class MixtureDataset(Dataset):
         self.snr_range, self.gain_range, self.reverb_probability = snr_range, gain_range, reverb_probability
         self.synthetic_noise_probability, self.babble_probability = synthetic_noise_probability, babble_probability
         self.click_probability, self.noise_probability = click_probability, noise_probability
+        self.noise_augment_probability = noise_augment_probability
         self._cache: dict[Path, torch.Tensor] = {}
 
     def __len__(self) -> int:
@@ -115,7 +120,10 @@ class MixtureDataset(Dataset):
             return sum(self._clean_segment(rng) for _ in range(int(rng.integers(3, 7))))
         if choice - self.babble_probability < self.click_probability:
             return click_noise(rng, self.segment, self.sample_rate)
-        return self._load(self.noise_files[rng.integers(len(self.noise_files))])
+        noise = self._load(self.noise_files[rng.integers(len(self.noise_files))])
+        if self.noise_augment_probability and rng.random() < self.noise_augment_probability:
+            return augment_noise(noise, self.segment, rng, self.sample_rate)
+        return noise
 
     def __getitem__(self, index: int):
         rng = np.random.default_rng([self.seed, index])
