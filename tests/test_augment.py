@@ -1,4 +1,4 @@
-"""Noise augmentation: speed, equaliser, reversal; and its use in MixtureDataset."""
+"""Noise and speech augmentation: speed, equaliser, reversal; and their use in MixtureDataset."""
 
 from __future__ import annotations
 
@@ -88,3 +88,33 @@ def test_mixture_dataset_noise_augmentation(dirs):
     assert all(h == pytest.approx(300.0, abs=5) for h in hum)  # the recording as it is
     assert sum(abs(m - 300.0) > 10 for m in moved) >= 6  # its pitch moved with the speed
     assert all(n.shape == (1, RATE // 2) for n, _ in altered)
+
+
+def test_augment_speech_moves_pitch_gently():
+    rng = np.random.default_rng(0)
+    factor = 1.08
+    window = _sine(200.0, 0.6)[:, : augment.source_length(8000, factor)]
+    out = augment.augment_speech(window, factor, 8000, rng, RATE)
+    assert out.shape == (1, 8000) and torch.isfinite(out).all()
+    assert _peak_hz(out) == pytest.approx(200.0 * factor, rel=0.02)
+    level_db = 10 * torch.log10(out.pow(2).mean() / window[:, :8000].pow(2).mean())
+    assert level_db.abs() < 12  # a gentle colour, not a different level
+
+
+def _speech_items(dirs, probability):
+    ds = MixtureDataset(*dirs, sample_rate=RATE, segment_seconds=0.5, reverb_probability=0.0, length=8, seed=2,
+                        synthetic_noise_probability=0.0, babble_probability=0.0,
+                        speech_augment_probability=probability)
+    return [ds[i] for i in range(8)]
+
+
+def test_mixture_dataset_speech_augmentation(dirs):
+    plain, altered = _items(dirs, 0.0), _speech_items(dirs, 1.0)
+    assert all(torch.equal(p[0], q[0]) for p, q in zip(plain, _speech_items(dirs, 0.0)))  # 0: unchanged mixes
+    voice = [_peak_hz(clean) for _, clean in plain]
+    moved = [_peak_hz(clean) for _, clean in altered]
+    assert all(v == pytest.approx(180.0, abs=3) for v in voice)
+    assert sum(abs(m - 180.0) > 4 for m in moved) >= 6  # the clean target itself is the altered voice
+    low, high = augment.SPEECH_SPEED_RANGE
+    assert all(180.0 * low - 4 <= m <= 180.0 * high + 4 for m in moved)
+    assert all(c.shape == (1, RATE // 2) for _, c in altered)

@@ -13,7 +13,7 @@ import torch
 from torch.utils.data import Dataset
 
 from audiodiff.audio import AUDIO_EXTENSIONS, AudioError, level_gain, load_audio
-from audiodiff.data.augment import augment_noise
+from audiodiff.data.augment import SPEECH_SPEED_RANGE, augment_noise, augment_speech, source_length
 from audiodiff.data.mixing import apply_mix, sample_mix_params
 
 
@@ -73,6 +73,9 @@ class MixtureDataset(Dataset):
             (bandwidth extension and vocoders degrade their input otherwise; 0 gives clean only).
         noise_augment_probability: share of noise-file draws that are altered
             (:func:`~audiodiff.data.augment.augment_noise`: speed, equaliser, reversal).
+        speech_augment_probability: share of clean segments (babble voices included) that are
+            altered (:func:`~audiodiff.data.augment.augment_speech`: speed perturbation, gentle
+            equaliser); the target is the altered clean segment.
     """
 
     def __init__(self, clean_dir: str | list[str], noise_dir: str, sample_rate: int = 16_000,
@@ -81,7 +84,7 @@ class MixtureDataset(Dataset):
                  reverb_probability: float = 0.3, length: int = 10_000, seed: int = 0,
                  synthetic_noise_probability: float = 0.15, babble_probability: float = 0.15,
                  click_probability: float = 0.0, noise_probability: float = 1.0,
-                 noise_augment_probability: float = 0.0):
+                 noise_augment_probability: float = 0.0, speech_augment_probability: float = 0.0):
         self.clean_files = [f for folder in ([clean_dir] if isinstance(clean_dir, (str, Path)) else clean_dir)
                             for f in audio_files(folder)]
         self.noise_files = audio_files(noise_dir) if noise_probability > 0 else []
@@ -91,6 +94,7 @@ class MixtureDataset(Dataset):
         self.synthetic_noise_probability, self.babble_probability = synthetic_noise_probability, babble_probability
         self.click_probability, self.noise_probability = click_probability, noise_probability
         self.noise_augment_probability = noise_augment_probability
+        self.speech_augment_probability = speech_augment_probability
         self._cache: dict[Path, torch.Tensor] = {}
 
     def __len__(self) -> int:
@@ -102,14 +106,19 @@ class MixtureDataset(Dataset):
         return self._cache[path]
 
     def _clean_segment(self, rng: np.random.Generator) -> torch.Tensor:
+        factor = None  # (no draw at probability 0: the same mixes as without augmentation)
+        if self.speech_augment_probability and rng.random() < self.speech_augment_probability:
+            factor = float(rng.uniform(*SPEECH_SPEED_RANGE))
+        needed = self.segment if factor is None else source_length(self.segment, factor)
         pieces, total = [], 0
-        while total < self.segment:
+        while total < needed:
             wav = self._load(self.clean_files[rng.integers(len(self.clean_files))])
             pieces.append(wav)
             total += wav.shape[-1]
         joined = torch.cat(pieces, dim=-1)
-        start = int(rng.integers(0, joined.shape[-1] - self.segment + 1))
-        return joined[:, start : start + self.segment]
+        start = int(rng.integers(0, joined.shape[-1] - needed + 1))
+        window = joined[:, start : start + needed]
+        return window if factor is None else augment_speech(window, factor, self.segment, rng, self.sample_rate)
 
     def _noise(self, rng: np.random.Generator) -> torch.Tensor:
         choice = rng.random()
