@@ -72,7 +72,8 @@ class MixtureDataset(Dataset):
         noise_probability: share of pairs that get noise at all; the others are ``(clean, clean)``
             (bandwidth extension and vocoders degrade their input otherwise; 0 gives clean only).
         noise_augment_probability: share of noise-file draws that are altered
-            (:func:`~audiodiff.data.augment.augment_noise`: speed, equaliser, reversal).
+            (:func:`~audiodiff.data.augment.augment_noise`: speed, equaliser, reversal), each a
+            random window ``[1, segment]`` of its file rather than the whole file.
         speech_augment_probability: share of clean segments (babble voices included) that are
             altered (:func:`~audiodiff.data.augment.augment_speech`: speed perturbation, gentle
             equaliser); the target is the altered clean segment.
@@ -109,7 +110,7 @@ class MixtureDataset(Dataset):
         factor = None  # (no draw at probability 0: the same mixes as without augmentation)
         if self.speech_augment_probability and rng.random() < self.speech_augment_probability:
             factor = float(rng.uniform(*SPEECH_SPEED_RANGE))
-        needed = self.segment if factor is None else source_length(self.segment, factor)
+        needed = self.segment if factor is None else source_length(self.segment, factor, self.sample_rate)
         pieces, total = [], 0
         while total < needed:
             wav = self._load(self.clean_files[rng.integers(len(self.clean_files))])
@@ -140,7 +141,10 @@ class MixtureDataset(Dataset):
         if self.noise_probability < 1 and rng.random() >= self.noise_probability:  # (no draw at 1: same mixes)
             return normalize_pair(clean, clean)
         noise = self._noise(rng)
-        params = sample_mix_params(rng, self.snr_range, self.gain_range, self.reverb_probability, noise.shape[-1])
+        # a noise exactly one segment long is already a random window (coloured, babble, clicks,
+        # augmented): use it from its start, since an offset would only wrap it round (a click)
+        noise_length = 1 if noise.shape[-1] == self.segment else noise.shape[-1]
+        params = sample_mix_params(rng, self.snr_range, self.gain_range, self.reverb_probability, noise_length)
         noisy, target = apply_mix(clean, noise, params, self.sample_rate)
         return normalize_pair(noisy, target)
 
