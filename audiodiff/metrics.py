@@ -136,7 +136,8 @@ SCORES["synthesis"] = synthesis_scores
 # ----------------------------------------------------------------------------- music synthesis (MIDI)
 
 def detect_onsets(x: torch.Tensor, sample_rate: int) -> "np.ndarray":
-    """Onset times in seconds of a ``[T]`` waveform (librosa's spectral-flux onset detector, backtracked)."""
+    """Onset times in seconds of a ``[T]`` waveform (librosa's spectral-flux onset detector, peaks
+    of the flux, not backtracked)."""
     import librosa
 
     return librosa.onset.onset_detect(y=x.reshape(-1).double().numpy(), sr=sample_rate, units="time",
@@ -154,6 +155,29 @@ def onset_f1(estimate: torch.Tensor, reference: torch.Tensor, sample_rate: int, 
     if len(ref) == 0 or len(est) == 0:
         return 0.0
     return float(mir_eval.onset.f_measure(ref, est, window=window)[0])
+
+
+def onset_misses(estimate: torch.Tensor, reference: torch.Tensor, sample_rate: int, note_ons: "np.ndarray",
+                 window: float = 0.05) -> dict[str, float]:
+    """Where the onsets detected in ``estimate`` fall short of those detected in ``reference``.
+
+    ``note_ons`` are the MIDI note-on times (seconds). Returns the onset precision and recall, and
+    the share of the reference's onsets that are missed although a note starts within ``window``
+    (``missed_at_note``) or missed with no note-on near them (``missed_off_note``: what the detector
+    reads in the reference's sound itself, such as a bank's vibrato or a slow attack's late peak).
+    """
+    import mir_eval
+    import numpy as np
+
+    ref, est = detect_onsets(reference, sample_rate), detect_onsets(estimate, sample_rate)
+    if len(ref) == 0 or len(est) == 0:
+        return {"onset_precision": float(len(ref) == len(est)), "onset_recall": float(len(ref) == len(est)),
+                "missed_at_note": 0.0, "missed_off_note": 0.0}
+    _, precision, recall = mir_eval.onset.f_measure(ref, est, window=window)
+    missed = [t for t in ref if np.abs(est - t).min() > window]
+    at_note = sum(1 for t in missed if len(note_ons) and np.abs(note_ons - t).min() <= window)
+    return {"onset_precision": float(precision), "onset_recall": float(recall),
+            "missed_at_note": at_note / len(ref), "missed_off_note": (len(missed) - at_note) / len(ref)}
 
 
 def chroma_cosine(estimate: torch.Tensor, reference: torch.Tensor, sample_rate: int) -> float:

@@ -18,7 +18,7 @@ from audiodiff.audio import AudioError
 from audiodiff.data.aligned import AlignedMidiDataset
 from audiodiff.data.notes import harmonic_sketch, read_midi, window_notes
 from audiodiff.diffusion.guidance import GuidedDenoiser
-from audiodiff.metrics import chroma_cosine, music_synthesis_scores, onset_f1
+from audiodiff.metrics import chroma_cosine, detect_onsets, music_synthesis_scores, onset_f1, onset_misses
 from audiodiff.model import DiffusionModel
 from audiodiff.observations import NotesSketch
 from audiodiff.pipelines.synth import MusicSynth
@@ -324,3 +324,20 @@ def test_synthesis_metrics_reward_the_right_notes():
     assert chroma_cosine(moved, reference, RATE) < 0.8
     late = torch.nn.functional.pad(reference, (RATE // 10, 0))[: 3 * RATE]  # 100 ms late
     assert onset_f1(late, reference, RATE) < 0.5
+
+
+def test_onset_misses_tell_missing_notes_from_the_reference_sound_itself():
+    """A note the estimate leaves out is missed at a note-on; a burst in the reference where no note
+    starts (as a bank's vibrato reads to the detector) is missed off the notes."""
+    rate = 22_050
+    notes = np.array([(0.5, 1.3, 60, 100), (1.5, 2.3, 64, 100), (2.5, 3.3, 67, 100), (3.5, 4.3, 72, 100)])
+    sketch = harmonic_sketch(notes, rate, 5 * rate, harmonics=6)
+    burst = torch.zeros(5 * rate)
+    burst[int(2.0 * rate): int(2.05 * rate)] = 0.3 * torch.randn(int(0.05 * rate), generator=torch.Generator().manual_seed(0))
+    found = onset_misses(sketch, sketch + burst, rate, notes[:, 0])
+    assert found["missed_at_note"] == 0.0
+    assert found["missed_off_note"] == pytest.approx(1 / len(detect_onsets(sketch + burst, rate)))
+    without_third = harmonic_sketch(notes[[0, 1, 3]], rate, 5 * rate, harmonics=6)
+    found = onset_misses(without_third, sketch, rate, notes[:, 0])
+    assert found["missed_at_note"] == pytest.approx(1 / len(detect_onsets(sketch, rate)))
+    assert found["onset_recall"] < 1.0
