@@ -36,6 +36,7 @@ import csv  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+import mir_eval  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from vocode import table, timed  # noqa: E402
@@ -81,16 +82,9 @@ def audiodiff_synth(synth: MusicSynth, steps: int):
     return run
 
 
-def reference_against_notes(pieces: list[Path], seconds: float) -> str:
-    """How well the onsets detected in the reference renders find their own MIDI note-ons."""
-    import mir_eval
-
-    scores = []
-    for path in pieces:
-        reference = load_audio(path, RATE, channels=1)[0][0][: int(seconds * RATE)]
-        notes = [window_notes(t.notes, 0.0, seconds) for t in read_midi(path.with_suffix(".mid"))]
-        note_ons = np.unique(np.concatenate([n[:, 0] for n in notes if len(n)]))
-        scores.append(mir_eval.onset.f_measure(note_ons, detect_onsets(reference, RATE), window=0.05))
+def reference_against_notes(scores: list[tuple[float, float, float]]) -> str:
+    """The mean ``(F1, precision, recall)`` of the reference renders' detected onsets against their own
+    MIDI note-ons, as a sentence."""
     f1, precision, recall = np.mean(scores, axis=0)
     return (f"The reference's detected onsets against the MIDI note-ons themselves: F1 {f1:.3f} "
             f"(precision {precision:.3f}, recall {recall:.3f}).")
@@ -118,13 +112,14 @@ def main() -> None:
                "fluidsynth, another soundfont": other_soundfont}
     if synth is not None:
         systems |= {f"audiodiff NFE={n}": audiodiff_synth(synth, n) for n in args.nfe}
-    rows = []
+    rows, reference_scores = [], []
     for index, path in enumerate(pieces):
         reference = load_audio(path, RATE, channels=1)[0][0][: int(args.seconds * RATE)]
         tracks = [type(t)(t.program, window_notes(t.notes, 0.0, args.seconds), t.name)
                   for t in read_midi(path.with_suffix(".mid"))]
         tracks = [t for t in tracks if len(t.notes)]
         note_ons = np.unique(np.concatenate([t.notes[:, 0] for t in tracks])) if tracks else np.zeros(0)
+        reference_scores.append(mir_eval.onset.f_measure(note_ons, detect_onsets(reference, RATE), window=0.05))
         outputs = {"fluidsynth (reference)": reference}
         for name, run in systems.items():
             out, seconds = timed(lambda: run(tracks, reference.shape[-1], path))
@@ -155,7 +150,7 @@ def main() -> None:
         "Shares of the reference's detected onsets that a system misses (none of its onsets within 50 ms): "
         "`missed_at_note` where a MIDI note starts within 50 ms, `missed_off_note` where none does (what the "
         "detector reads in the reference bank's sound itself: vibrato, a slow attack's late peak). "
-        + reference_against_notes(pieces, args.seconds),
+        + reference_against_notes(reference_scores),
     ])
     (args.out / "music.md").write_text(text + "\n")
     print(text)

@@ -341,3 +341,5 @@ def test_onset_misses_tell_missing_notes_from_the_reference_sound_itself():
     found = onset_misses(without_third, sketch, rate, notes[:, 0])
     assert found["missed_at_note"] == pytest.approx(1 / len(detect_onsets(sketch, rate)))
     assert found["onset_recall"] < 1.0
+    silent = onset_misses(torch.zeros(5 * rate), sketch, rate, notes[:, 0])  # every reference onset is missed
+    assert silent["onset_recall"] == 0.0 and silent["missed_at_note"] + silent["missed_off_note"] == pytest.approx(1.0)
