@@ -12,8 +12,12 @@ renders the same MIDI (its first ``--seconds``):
 * ``fluidsynth, another soundfont``: fluidsynth itself under the next of the three soundfonts (the
   reference's bank is in its file name, ``piece@soundfont``): a real synthesizer that plays the same
   notes with another sound bank, i.e. the ceiling for a system that is not told which bank the
-  reference used (the model is told the instrument family only);
-* ``audiodiff NFE=n``: ``MusicSynth`` (``music-midi``) at n sampler steps, its default guidance, seed 0.
+  reference used;
+* ``audiodiff NFE=n, told the bank``: ``MusicSynth`` (``music-midi``) at n sampler steps, its default
+  guidance, seed 0, asked for the reference's sound bank (``--bank``; a model trained on these banks);
+* ``audiodiff NFE=n, no bank``: the same at the first ``--nfe`` with the null bank (the default of
+  ``audiodiff synth``), comparable with the other-soundfont row. A model without a bank head gives
+  one row per n: ``audiodiff NFE=n``.
 
 Metrics against the reference: note onset F1 (mir_eval, +-50 ms, onsets detected by librosa in both
 signals), chroma cosine similarity (CQT chroma, sounding frames), multi-resolution STFT distance,
@@ -44,6 +48,7 @@ from vocode import table, timed  # noqa: E402
 from audiodiff.audio import load_audio  # noqa: E402
 from audiodiff.data.midi import SOUNDFONTS, render_midi  # noqa: E402
 from audiodiff.data.notes import harmonic_sketch, read_midi, window_notes  # noqa: E402
+from audiodiff.data.aligned import bank_of  # noqa: E402
 from audiodiff.data.tracks import soundfont_of  # noqa: E402
 from audiodiff.metrics import detect_onsets, music_synthesis_scores, onset_misses  # noqa: E402
 from audiodiff.observations import NotesSketch  # noqa: E402
@@ -75,9 +80,10 @@ def other_soundfont(tracks, length: int, path: Path) -> torch.Tensor:
     return fit_length(out[0], length)
 
 
-def audiodiff_synth(synth: MusicSynth, steps: int):
+def audiodiff_synth(synth: MusicSynth, steps: int, told_bank: bool = False):
     def run(tracks, length: int, path: Path) -> torch.Tensor:
-        return fit_length(synth(tracks, steps=steps, seed=0), length)
+        bank = bank_of(path) if told_bank and bank_of(path) in synth.banks else None
+        return fit_length(synth(tracks, steps=steps, seed=0, bank=bank), length)
 
     return run
 
@@ -110,7 +116,10 @@ def main() -> None:
     harmonics = synth.harmonics if synth else NotesSketch.harmonics
     systems = {"sine": additive(1), "harmonic sketch": additive(harmonics),
                "fluidsynth, another soundfont": other_soundfont}
-    if synth is not None:
+    if synth is not None and synth.banks:
+        systems |= {f"audiodiff NFE={n}, told the bank": audiodiff_synth(synth, n, told_bank=True) for n in args.nfe}
+        systems[f"audiodiff NFE={args.nfe[0]}, no bank"] = audiodiff_synth(synth, args.nfe[0])
+    elif synth is not None:
         systems |= {f"audiodiff NFE={n}": audiodiff_synth(synth, n) for n in args.nfe}
     rows, reference_scores = [], []
     for index, path in enumerate(pieces):

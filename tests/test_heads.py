@@ -110,6 +110,18 @@ def test_class_accepts_python_lists():
     torch.testing.assert_close(emb, head(torch.tensor([2, -1]))[1])
 
 
+def test_class_names_label_and_zero_start():
+    head = build("class", names=["fluidr3", "timgm6mb"], dim=8, zero_init=True)
+    assert head.num_classes == 2 and head.label("timgm6mb") == 1
+    with pytest.raises(ValueError, match="'sgm' is not one of this model's labels \\(fluidr3, timgm6mb\\)"):
+        head.label("sgm")
+    _, emb = head(torch.tensor([0, 1, -1]))
+    assert torch.equal(emb, torch.zeros(3, 8))  # added to a trained model, it changes nothing at first
+    assert build("class", num_classes=2, dim=8).table.weight.abs().sum() > 0
+    with pytest.raises(ValueError, match="num_classes is 3 but 2 names"):
+        build("class", num_classes=3, names=["a", "b"])
+
+
 @pytest.mark.parametrize("label", [5, 100, -2])
 def test_class_out_of_range_label_raises(label):
     head = build("class", num_classes=5, dim=8)

@@ -15,7 +15,7 @@ import torch
 import yaml
 
 from audiodiff.audio import AudioError
-from audiodiff.data.aligned import AlignedMidiDataset
+from audiodiff.data.aligned import AlignedMidiDataset, bank_of
 from audiodiff.data.notes import harmonic_sketch, read_midi, window_notes
 from audiodiff.diffusion.guidance import GuidedDenoiser
 from audiodiff.metrics import chroma_cosine, detect_onsets, music_synthesis_scores, onset_f1, onset_misses
@@ -277,6 +277,92 @@ def test_training_refuses_a_sketch_other_than_the_models(aligned, tmp_path, monk
     assert "sketch_harmonics is 12 but the model's notes observation has 4" in capsys.readouterr().err
 
 
+BANKS = ["fluidr3", "timgm6mb", "musescore"]
+PROGRAMS = ["acoustic grand piano", "violin", "flute"]
+
+
+def bank_config() -> dict:
+    """The tiny model with sound-bank and program heads (as the shipped recipe has)."""
+    config = tiny_config()
+    heads = config["head"]["args"]["heads"]
+    heads["bank"] = {"name": "class", "args": {"names": BANKS, "dim": 16}}
+    heads["program"] = {"name": "class", "args": {"names": PROGRAMS, "dim": 16}}
+    config["head"]["args"]["null_keys"] = ["instrument", "program"]
+    return config
+
+
+def test_items_carry_the_tracks_program_by_name(aligned):
+    ds = AlignedMidiDataset(aligned, RATE, hop_length=64, segment_seconds=0.5, random_crop=False)
+    assert [ds[i][0]["program"] for i in range(3)] == ["acoustic grand piano", "violin", "flute"]
+    assert [int(ds[i][0]["instrument"]) for i in range(3)] == [0, 5, 9]
+
+
+def test_training_gives_program_labels_and_the_null_token_for_programs_never_trained():
+    from audiodiff.training.module import EnhancementModule
+
+    module = EnhancementModule(model=bank_config(), sigma_distribution="loguniform")
+    inputs = {"sketch": torch.randn(3, 1, 4000), "notes": torch.rand(3, 3, 128, 63),
+              "instrument": torch.tensor([5, 9, 9]), "program": ["violin", "flute", "ocarina"]}
+    assert module._encode(module.model, inputs)["program"].tolist() == [1, 2, -1]
+
+
+def test_a_family_name_leaves_the_program_open_and_an_untrained_program_plays_as_its_family(tmp_path):
+    torch.manual_seed(0)
+    synth = MusicSynth(perturb(DiffusionModel(bank_config()), std=0.1), device="cpu", chunk_seconds=0.5,
+                       overlap_seconds=0.1)
+    path = tmp_path / "one.mid"
+    write_midi(path, [(40, melody(3, 1.0))])  # a violin track
+    own, violin, strings, viola = (synth(path, instrument=i) for i in (None, "violin", "strings", "viola"))
+    torch.testing.assert_close(own, violin)
+    torch.testing.assert_close(strings, viola)  # viola: not one of the model's programs
+    assert not torch.allclose(violin, strings, atol=1e-4)
+
+
+def test_the_bank_comes_from_the_file_name(aligned, tmp_path):
+    assert bank_of(Path("music21__bach__bwv1.6@timgm6mb__t2.wav")) == "timgm6mb"
+    assert bank_of(Path("piece@fluidr3.wav")) == "fluidr3"
+    assert bank_of(Path("2018/recital.wav")) == ""
+    for name in ("piece0@musescore__t0", "piece1"):
+        for suffix in (".wav", ".mid"):
+            (tmp_path / (name + suffix)).write_bytes((aligned / ("piece0" + suffix)).read_bytes())
+    ds = AlignedMidiDataset(tmp_path, RATE, hop_length=64, segment_seconds=0.5, random_crop=False)
+    assert [ds[i][0]["bank"] for i in range(2)] == ["musescore", ""]
+
+
+def test_training_gives_bank_labels_and_the_null_token_for_unknown_banks():
+    from audiodiff.training.module import EnhancementModule
+
+    module = EnhancementModule(model=bank_config(), sigma_distribution="loguniform")
+    inputs = {"sketch": torch.randn(3, 1, 4000), "notes": torch.rand(3, 3, 128, 63),
+              "instrument": torch.tensor([1, 2, 3]), "bank": ["musescore", "", "other"]}
+    cond = module._encode(module.model, inputs)
+    assert cond["bank"].tolist() == [2, -1, -1] and cond["instrument"].tolist() == [1, 2, 3]
+    del inputs["bank"]  # data without banks (MAESTRO): all null
+    assert module._encode(module.model, inputs)["bank"].tolist() == [-1, -1, -1]
+    module.hparams.label_dropout = 1.0
+    dropped = module._encode(module.model, {**inputs, "bank": ["fluidr3"] * 3}, drop_labels=True)
+    assert dropped["bank"].tolist() == [-1] * 3 and dropped["instrument"].tolist() == [-1] * 3
+
+
+def test_the_bank_changes_the_rendering_and_an_unknown_bank_is_an_error(tmp_path):
+    torch.manual_seed(0)
+    synth = MusicSynth(perturb(DiffusionModel(bank_config()), std=0.1), device="cpu", chunk_seconds=0.5,
+                       overlap_seconds=0.1)
+    assert synth.banks == BANKS
+    path = tmp_path / "one.mid"
+    write_midi(path, [(0, melody(2, 1.0))])
+    renders = [synth(path, bank=bank) for bank in (None, "fluidr3", "musescore")]
+    for i in range(3):
+        for j in range(i):
+            assert not torch.allclose(renders[i], renders[j], atol=1e-4)
+    with pytest.raises(ValueError, match="bank 'sgm': this model knows fluidr3, timgm6mb, musescore"):
+        synth(path, bank="sgm")
+    plain = MusicSynth(DiffusionModel(tiny_config()), device="cpu")
+    assert plain.banks == []
+    with pytest.raises(ValueError, match="knows no sound banks"):
+        plain(path, bank="fluidr3")
+
+
 def test_a_midi_without_pitched_notes_is_an_audio_error(synth, tmp_path):
     path = tmp_path / "drums.mid"
     midi = pretty_midi.PrettyMIDI()
@@ -311,6 +397,21 @@ def test_cli_renders_good_files_reports_bad_ones_and_resumes(tmp_path, monkeypat
     assert main(argv) == 0
     assert (out / "sub" / "a.wav").stat().st_mtime_ns == before  # finished files are not redone
     assert "skipping 1 file(s) already done" in capsys.readouterr().out
+
+
+def test_cli_refuses_a_bank_the_model_does_not_know(tmp_path, monkeypatch):
+    from audiodiff.cli import main
+    from audiodiff.hub import save_pretrained
+
+    torch.manual_seed(0)
+    save_pretrained(DiffusionModel(bank_config()), tmp_path / "model")
+    write_midi(tmp_path / "a.mid", [(0, melody(0, 1.0))])
+    argv = ["synth", "--midi", str(tmp_path / "a.mid"), "-o", str(tmp_path / "a.wav"), "--model", str(tmp_path / "model"),
+            "--chunk-seconds", "0.5", "--device", "cpu", "--bank"]
+    with pytest.raises(SystemExit, match="--bank sgm: .* knows fluidr3, timgm6mb, musescore"):
+        main(argv + ["sgm"])
+    assert not (tmp_path / "a.wav").exists()
+    assert main(argv + ["timgm6mb"]) == 0 and sf.info(str(tmp_path / "a.wav")).samplerate == RATE
 
 
 def test_synthesis_metrics_reward_the_right_notes():

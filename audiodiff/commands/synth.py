@@ -35,7 +35,12 @@ def configure(parser):
     parser.add_argument("-o", "--output", required=True, metavar="OUT",
                         help="output folder (relative names are kept, as .wav); a .wav name when MIDI is one file")
     parser.add_argument("--instrument", default=None,
-                        help="play every track on this instrument (default: each track's own program)")
+                        help="play every track on this instrument: a GM program 0-127, an instrument name "
+                             "('violin') or a family ('strings': the family without a program in particular); "
+                             "default: each track's own program")
+    parser.add_argument("--bank", default=None,
+                        help="imitate one of the sound banks the model was trained on (music-midi: fluidr3, "
+                             "timgm6mb, musescore; default: none in particular)")
     parser.add_argument("--model", default="music-midi", help="shipped name or checkpoint folder")
     parser.add_argument("--steps", type=int, default=None, help="sampler steps (default: the checkpoint's)")
     parser.add_argument("--solver", choices=SAMPLERS.names(), default=None, help="sampler (default: the checkpoint's)")
@@ -72,6 +77,8 @@ def synth(args) -> int:
     synthesizer = MusicSynth(args.model, device=args.device, steps=args.steps, solver=args.solver,
                              guidance=args.guidance, chunk_seconds=args.chunk_seconds,
                              overlap_seconds=min(0.5, args.chunk_seconds / 4), batch_size=args.batch_size)
+    if args.bank is not None and args.bank not in synthesizer.banks:
+        raise SystemExit(f"--bank {args.bank}: {args.model} knows {', '.join(synthesizer.banks) or 'no sound banks'}")
     remove_stale_parts([dst for _, dst in jobs])
     failures, written, parsed = [], 0, {}
     for src, _ in todo:
@@ -83,7 +90,8 @@ def synth(args) -> int:
     for src, dst in todo:
         if src not in parsed:
             continue
-        audio = synthesizer(parsed[src], instrument=args.instrument, seed=args.seed, on_chunks=bar.update)
+        audio = synthesizer(parsed[src], instrument=args.instrument, seed=args.seed, on_chunks=bar.update,
+                            bank=args.bank)
         sketch = None
         if args.plot:
             notes = [track.notes for track in parsed[src]]

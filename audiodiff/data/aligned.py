@@ -3,9 +3,12 @@
 same way (MAESTRO: ``2018/*.wav`` beside ``2018/*.midi``).
 
 An item is ``(inputs, target)``: ``inputs`` a dict of ``sketch`` ``[1, T]`` (the notes' harmonic
-sketch), ``notes`` ``[3, 128, T // hop + 1]`` (piano roll) and ``instrument`` (a 0-dim long: the
-General MIDI family of the file's first pitched track), ``target`` the audio ``[1, T]`` as rendered
-(its level is part of what the model learns: velocity sets loudness).
+sketch), ``notes`` ``[3, 128, T // hop + 1]`` (piano roll), ``instrument`` (a 0-dim long: the
+General MIDI family of the file's first pitched track), ``program`` (a str: that track's GM
+instrument name, e.g. ``violin``) and ``bank`` (a str: the sound bank the file was rendered with,
+from its name, ``<piece>@<bank>__t<k>``; empty when the name has none, e.g. real recordings),
+``target`` the audio ``[1, T]`` as rendered (its level is part of what the model
+learns: velocity sets loudness).
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ from torch.utils.data import Dataset
 
 from audiodiff.audio import AudioError, resample
 from audiodiff.data.datasets import audio_files
-from audiodiff.data.notes import notes_condition, read_midi, window_notes
+from audiodiff.data.notes import notes_condition, program_name, read_midi, window_notes
+from audiodiff.data.tracks import soundfont_of
 
 MIDI_SUFFIXES = (".mid", ".midi")
 
@@ -30,6 +34,14 @@ def midi_beside(audio: Path) -> Path:
         if audio.with_suffix(suffix).is_file():
             return audio.with_suffix(suffix)
     raise AudioError(f"{audio}: no MIDI file beside it ({' or '.join(audio.stem + s for s in MIDI_SUFFIXES)})")
+
+
+def bank_of(audio: Path) -> str:
+    """The sound bank a rendered file was made with (``piece@fluidr3__t0.wav``: ``fluidr3``), else ``""``."""
+    try:
+        return soundfont_of(audio)
+    except ValueError:  # real recordings, or files named otherwise
+        return ""
 
 
 class AlignedMidiDataset(Dataset):
@@ -66,13 +78,14 @@ class AlignedMidiDataset(Dataset):
         return self.length
 
     def notes_of(self, path: Path) -> tuple[int, np.ndarray]:
-        """``(family, notes [N, 4])`` of the file's MIDI (all pitched tracks' notes merged)."""
+        """``(program, notes [N, 4])`` of the file's MIDI: the first pitched track's General MIDI
+        program, and all pitched tracks' notes merged."""
         if path not in self._tracks:
             tracks = read_midi(midi_beside(path))
             if not tracks:
                 raise AudioError(f"{midi_beside(path)}: no pitched notes")
             notes = np.concatenate([t.notes for t in tracks])
-            self._tracks[path] = (tracks[0].family, notes[np.argsort(notes[:, 0], kind="stable")])
+            self._tracks[path] = (tracks[0].program, notes[np.argsort(notes[:, 0], kind="stable")])
         return self._tracks[path]
 
     def _read(self, path: Path, start: float, seconds: float | None) -> torch.Tensor:
@@ -93,7 +106,7 @@ class AlignedMidiDataset(Dataset):
             path = self.files[rng.choice(len(self.files), p=self.seconds / self.seconds.sum())]
         else:
             path = self.files[index]
-        family, notes = self.notes_of(path)
+        program, notes = self.notes_of(path)
         first, last = float(notes[0, 0]), float(notes[:, 1].max())
         if self.segment is None:
             start = 0.0
@@ -104,5 +117,7 @@ class AlignedMidiDataset(Dataset):
         target = self._read(path, start, self.segment)
         inputs = notes_condition(window_notes(notes, start, target.shape[-1] / self.sample_rate),
                                  self.sample_rate, target.shape[-1], self.hop, self.harmonics)
-        inputs["instrument"] = torch.tensor(family)
+        inputs["instrument"] = torch.tensor(program // 8)
+        inputs["program"] = program_name(program)
+        inputs["bank"] = bank_of(path)
         return inputs, target

@@ -74,6 +74,18 @@ def read_midi(source: str | Path | bytes, label: str | None = None) -> list[Trac
     return tracks
 
 
+def program_name(program: int) -> str:
+    """The General MIDI instrument name of ``program`` (0-127), lower case (``40``: ``violin``)."""
+    import pretty_midi
+
+    return pretty_midi.program_to_instrument_name(int(program)).lower()
+
+
+def is_family(value: str | int) -> bool:
+    """Whether an ``--instrument`` value names a whole GM family (``strings``), not one program."""
+    return str(value).strip().lower() in FAMILIES
+
+
 def instrument_program(value: str | int) -> int:
     """A General MIDI program from a number (0-127), an instrument name or a family name
     (case-insensitive; a family gives its first program). ValueError listing the families otherwise."""

@@ -39,8 +39,9 @@ def solo_midi(track: Track) -> bytes:
 
 
 def soundfont_of(piece: Path) -> str:
-    """The soundfont name a rendered piece was made with (its file name ends ``@<name>``)."""
-    name = piece.stem.rpartition("@")[2]
+    """The soundfont name a rendered piece or solo track was made with (``piece@<name>.wav``,
+    ``piece@<name>__t<k>.wav``); ValueError if the name has none."""
+    name = Path(piece).stem.rpartition("@")[2].split("__")[0]
     if name not in SOUNDFONTS:
         raise ValueError(f"{piece}: the name does not end in @<soundfont> ({', '.join(SOUNDFONTS)})")
     return name

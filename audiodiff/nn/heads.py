@@ -96,15 +96,42 @@ class ClassHead(Head):
     """Class labels ``[B]`` (long; ``-1`` = no label) to a global vector ``[B, dim]``.
 
     Row ``num_classes`` of the embedding table is the learned null token.
+
+    Args:
+        num_classes: labels ``0 .. num_classes - 1`` (or give ``names``: label ``i`` is ``names[i]``).
+        dim: the global vector's size.
+        names: what each label means (stored in the model config; e.g. sound banks by name).
+        zero_init: every row starts at zero, so a head added to a trained model (``init_from``)
+            leaves that model's output unchanged until training moves it.
     """
 
     NULL = -1
 
-    def __init__(self, num_classes: int, dim: int = 128):
+    def __init__(self, num_classes: int | None = None, dim: int = 128, names: list[str] | None = None,
+                 zero_init: bool = False):
         super().__init__()
-        self.num_classes = num_classes
+        if names is not None and num_classes not in (None, len(names)):
+            raise ValueError(f"num_classes is {num_classes} but {len(names)} names are given")
+        if names is None and num_classes is None:
+            raise ValueError("give num_classes or names")
+        self.names = list(names) if names is not None else None
+        self.num_classes = len(names) if names is not None else num_classes
         self.global_dim = dim
-        self.table = nn.Embedding(num_classes + 1, dim)
+        self.table = nn.Embedding(self.num_classes + 1, dim)
+        if zero_init:
+            nn.init.zeros_(self.table.weight)
+
+    def label(self, name: str) -> int:
+        """The label of ``name`` (one of :attr:`names`); ValueError listing the names otherwise."""
+        if self.names is None or name not in self.names:
+            raise ValueError(f"{name!r} is not one of this model's labels ({', '.join(self.names or []) or 'none named'})")
+        return self.names.index(name)
+
+    def labels(self, names: list[str]) -> torch.Tensor:
+        """Labels ``[len(names)]`` of ``names``; the null token for names this head does not know
+        (e.g. a program no training item had, or a recording with no sound bank)."""
+        known = self.names or []
+        return torch.tensor([known.index(n) if n in known else self.NULL for n in names], dtype=torch.long)
 
     def forward(self, cond: torch.Tensor):
         labels = torch.as_tensor(cond, dtype=torch.long, device=self.table.weight.device)

@@ -1,7 +1,9 @@
 """MusicSynth: MIDI to audio with a notes-conditioned diffusion model (``audiodiff synth``).
 
 Every pitched track of the file is played on its own, by the instrument family of its General MIDI
-program (or the one ``instrument`` names for all tracks), and the tracks are summed. A track is
+program and, for a model with a ``program`` head, by the program itself when the model was trained
+on it (or by the one ``instrument`` names for all tracks; a family name leaves the program open),
+and the tracks are summed. A track is
 cut into overlapping chunks of ``chunk_seconds``; each chunk is given the notes sounding in it (its
 harmonic sketch, whose phase runs on from each note's start whatever the chunk, and its piano roll)
 and the instrument; chunks of all tracks are generated in batches and cross-faded back together, so
@@ -19,9 +21,11 @@ import numpy as np
 import torch
 
 from audiodiff.audio import AudioError, chunk_starts, crossfade_window
-from audiodiff.data.notes import Track, instrument_program, notes_condition, read_midi, window_notes
+from audiodiff.data.notes import (Track, instrument_program, is_family, notes_condition, program_name, read_midi,
+                                  window_notes)
 from audiodiff.hub import from_pretrained
 from audiodiff.model import DiffusionModel
+from audiodiff.nn.heads import ClassHead
 from audiodiff.observations import sketch_harmonics
 from audiodiff.pipelines.enhance import pick_device
 
@@ -30,11 +34,13 @@ RELEASE_SECONDS = 1.0  # rendered after the last note ends
 
 @dataclass
 class _Part:
-    """One track being rendered: its notes, instrument family and output buffers ``[length]``."""
+    """One track being rendered: its notes, instrument family, GM instrument name (``""``: none in
+    particular) and output buffers ``[length]``."""
 
     index: int
     notes: np.ndarray
     family: int
+    program: str
     out: torch.Tensor
     weight: torch.Tensor
     pending: int = field(default=0)
@@ -86,25 +92,41 @@ class MusicSynth:
             raise AudioError(f"{name}: no pitched notes (drum tracks are not rendered)")
         return tracks
 
+    @property
+    def banks(self) -> list[str]:
+        """The sound banks the model can imitate (``bank=``; empty if it has no ``bank`` head)."""
+        parts = getattr(self.model.denoiser.head, "parts", {})
+        return list(parts["bank"].names or []) if "bank" in parts else []
+
     def __call__(self, midi: str | Path | bytes | list[Track], instrument: str | int | None = None,
                  steps: int | None = None, seed: int = 0, guidance: float | None = None,
-                 on_chunks=None) -> torch.Tensor:
+                 on_chunks=None, bank: str | None = None) -> torch.Tensor:
         """Render ``midi`` to mono ``[T]`` at :attr:`sample_rate` (the last note's end plus a second).
 
-        ``instrument`` (a GM name, family or program) plays every track; ``on_chunks(n)`` is called
-        after each batch of ``n`` chunks (progress bars; :meth:`chunks_for` gives the total)."""
+        ``instrument`` (a GM name, family or program) plays every track (a family name gives the
+        null program: the family alone decides); ``bank`` (one of
+        :attr:`banks`) imitates that sound bank's timbres (default: none in particular, the model's
+        null token); ``on_chunks(n)`` is called after each batch of ``n`` chunks (progress bars;
+        :meth:`chunks_for` gives the total)."""
         tracks = self.tracks(midi)
-        family = None if instrument is None else instrument_program(instrument) // 8
+        if bank is not None and bank not in self.banks:
+            raise ValueError(f"bank {bank!r}: this model knows {', '.join(self.banks) or 'no sound banks'}")
+        if instrument is None:
+            plays = [(t.family, program_name(t.program)) for t in tracks]
+        else:  # a family name leaves the program open
+            program = instrument_program(instrument)
+            plays = [(program // 8, "" if is_family(instrument) else program_name(program))] * len(tracks)
         length = self._length(tracks)
         starts = chunk_starts(length, min(self.chunk, length), self.chunk - self.overlap)
         size = min(self.chunk, length)
         total = max(length, starts[-1] + size)
-        parts = [_Part(i, t.notes, t.family if family is None else family, torch.zeros(total), torch.zeros(total),
-                       len(starts)) for i, t in enumerate(tracks)]
+        parts = [_Part(i, t.notes, family, program, torch.zeros(total), torch.zeros(total), len(starts))
+                 for i, (t, (family, program)) in enumerate(zip(tracks, plays))]
         jobs = [(part, k) for part in parts for k in range(len(starts))]
         for first in range(0, len(jobs), self.batch_size):
             batch = jobs[first : first + self.batch_size]
-            self._run(batch, starts, size, steps or self.steps, seed, self.guidance if guidance is None else guidance)
+            self._run(batch, starts, size, steps or self.steps, seed, self.guidance if guidance is None else guidance,
+                      bank or "")
             if on_chunks is not None:
                 on_chunks(len(batch))
         mix = sum(part.out[:length] / part.weight[:length].clamp_min(1e-8) for part in parts)
@@ -122,7 +144,8 @@ class MusicSynth:
         return math.ceil(seconds * self.sample_rate / self.hop) * self.hop
 
     @torch.no_grad()
-    def _run(self, batch, starts: list[int], size: int, steps: int, seed: int, guidance: float) -> None:
+    def _run(self, batch, starts: list[int], size: int, steps: int, seed: int, guidance: float,
+             bank: str = "") -> None:
         rate = self.sample_rate
         conds = [notes_condition(window_notes(part.notes, starts[k] / rate, size / rate), rate, size, self.hop,
                                  self.harmonics) for part, k in batch]
@@ -136,6 +159,10 @@ class MusicSynth:
             sketch = rep.encode(waves)
             cond = {"sketch": sketch, "notes": torch.stack([c["notes"] for c in conds]).to(self.device),
                     "instrument": torch.tensor([part.family for part, _ in batch], device=self.device)}
+            names = {"program": [part.program for part, _ in batch], "bank": [bank] * len(batch)}
+            for key, head in self.model.denoiser.head.parts.items():  # named labels: unknown names are null
+                if isinstance(head, ClassHead) and head.names is not None:
+                    cond[key] = head.labels(names.get(key, [""] * len(batch))).to(self.device)
             x = self.model.generate(sketch.shape, cond=cond, steps=steps, solver=self.solver, generator=gens,
                                     guidance=guidance)
         audio = rep.decode(x.float(), size, guide=waves).cpu()  # a phaseless model starts from the sketch's phase

@@ -16,6 +16,7 @@ from audiodiff.diffusion.schedules import LogNormal, LogUniform
 from audiodiff.hub import from_pretrained
 from audiodiff.metrics import SCORES
 from audiodiff.model import DiffusionModel, observation_of
+from audiodiff.nn.heads import ClassHead
 from audiodiff.observations import NotesSketch, sketch_harmonics
 
 
@@ -64,8 +65,8 @@ class EnhancementModule(L.LightningModule):
         val_examples: validation files logged as audio and spectrogram images.
         val_metrics: ``speech`` (PESQ-WB, ESTOI, SI-SDR), ``music`` (SI-SDR, log-spectral distance),
             ``synthesis`` (vocoders) or ``midi`` (onset F1, chroma cosine, multi-resolution STFT).
-        label_dropout: MIDI synthesis: the share of training items whose instrument label is
-            replaced by the null token, so that one model is both conditional and unconditional
+        label_dropout: MIDI synthesis: the share of training items whose instrument label (and,
+            independently, sound-bank label) is replaced by the null token, so that one model is both conditional and unconditional
             (classifier-free guidance).
 
     Batches are ``(inputs, clean)``: ``inputs`` a waveform ``[B, 1, T]`` (enhancement, bandwidth,
@@ -123,15 +124,21 @@ class EnhancementModule(L.LightningModule):
     def _encode(self, model: DiffusionModel, inputs, drop_labels: bool = False):
         """The denoiser's condition from a batch's inputs: the encoded observation ``[B, C, F, N]``,
         or for MIDI synthesis ``{"sketch": encoded sketch, "notes": roll, "instrument": labels}``
-        (labels dropped to the null token at ``label_dropout`` when ``drop_labels``)."""
+        plus labels for each named class head the model has (``program``, ``bank``: the batch's
+        names, the null token for names the head does not know), each label dropped to the null
+        token at ``label_dropout`` when ``drop_labels``."""
         rep = model.representation
         if not isinstance(inputs, dict):
             return rep.encode(inputs)
-        labels = inputs["instrument"]
-        if drop_labels and self.hparams.label_dropout:
-            labels = torch.where(torch.rand(labels.shape, device=labels.device) < self.hparams.label_dropout,
-                                 torch.full_like(labels, -1), labels)
-        return {"sketch": rep.encode(inputs["sketch"]), "notes": inputs["notes"], "instrument": labels}
+        labels = {"instrument": inputs["instrument"]}
+        count, device = len(labels["instrument"]), labels["instrument"].device
+        for key, head in model.denoiser.head.parts.items():
+            if isinstance(head, ClassHead) and head.names is not None:
+                labels[key] = head.labels(inputs.get(key) or [""] * count).to(device)
+        if drop_labels and self.hparams.label_dropout:  # each label dropped on its own
+            labels = {key: torch.where(torch.rand(v.shape, device=v.device) < self.hparams.label_dropout,
+                                       torch.full_like(v, ClassHead.NULL), v) for key, v in labels.items()}
+        return {"sketch": rep.encode(inputs["sketch"]), "notes": inputs["notes"], **labels}
 
     def _common_step(self, batch) -> torch.Tensor:
         inputs, clean = batch  # [B, 1, T] each (or a dict of MIDI conditions and [B, 1, T])
