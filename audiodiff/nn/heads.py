@@ -121,12 +121,6 @@ class ClassHead(Head):
         if zero_init:
             nn.init.zeros_(self.table.weight)
 
-    def label(self, name: str) -> int:
-        """The label of ``name`` (one of :attr:`names`); ValueError listing the names otherwise."""
-        if self.names is None or name not in self.names:
-            raise ValueError(f"{name!r} is not one of this model's labels ({', '.join(self.names or []) or 'none named'})")
-        return self.names.index(name)
-
     def labels(self, names: list[str]) -> torch.Tensor:
         """Labels ``[len(names)]`` of ``names``; the null token for names this head does not know
         (e.g. a program no training item had, or a recording with no sound bank)."""
