@@ -82,7 +82,8 @@ def other_soundfont(tracks, length: int, path: Path) -> torch.Tensor:
 
 def audiodiff_synth(synth: MusicSynth, steps: int, told_bank: bool = False):
     def run(tracks, length: int, path: Path) -> torch.Tensor:
-        bank = bank_of(path) if told_bank and bank_of(path) in synth.banks else None
+        bank = bank_of(path) if told_bank else None
+        bank = bank if bank in synth.banks else None  # pieces from elsewhere: no bank
         return fit_length(synth(tracks, steps=steps, seed=0, bank=bank), length)
 
     return run

@@ -169,6 +169,13 @@ class CompositeHead(Head):
                 global_emb = g if global_emb is None else global_emb + g
         return (torch.cat(spatial, dim=1) if spatial else None), global_emb
 
+    def named_labels(self, names: dict, count: int) -> dict[str, torch.Tensor]:
+        """Labels ``[count]`` for each part that is a class head with names (e.g. ``program``,
+        ``bank``), from ``names[key]`` (``count`` names; a missing key or a name the head does not
+        know gives the null token)."""
+        return {key: head.labels(names.get(key) or [""] * count) for key, head in self.parts.items()
+                if isinstance(head, ClassHead) and head.names is not None}
+
     def null(self, cond: dict):
         """``cond`` with the parts in ``null_keys`` (all by default) replaced by their null."""
         return {key: head.null(cond[key]) if key in self.null_keys else cond[key] for key, head in self.parts.items()}

@@ -25,7 +25,6 @@ from audiodiff.data.notes import (Track, instrument_program, is_family, notes_co
                                   window_notes)
 from audiodiff.hub import from_pretrained
 from audiodiff.model import DiffusionModel
-from audiodiff.nn.heads import ClassHead
 from audiodiff.observations import sketch_harmonics
 from audiodiff.pipelines.enhance import pick_device
 
@@ -160,9 +159,8 @@ class MusicSynth:
             cond = {"sketch": sketch, "notes": torch.stack([c["notes"] for c in conds]).to(self.device),
                     "instrument": torch.tensor([part.family for part, _ in batch], device=self.device)}
             names = {"program": [part.program for part, _ in batch], "bank": [bank] * len(batch)}
-            for key, head in self.model.denoiser.head.parts.items():  # named labels: unknown names are null
-                if isinstance(head, ClassHead) and head.names is not None:
-                    cond[key] = head.labels(names.get(key, [""] * len(batch))).to(self.device)
+            named = self.model.denoiser.head.named_labels(names, len(batch))  # unknown names are null
+            cond |= {key: v.to(self.device) for key, v in named.items()}
             x = self.model.generate(sketch.shape, cond=cond, steps=steps, solver=self.solver, generator=gens,
                                     guidance=guidance)
         audio = rep.decode(x.float(), size, guide=waves).cpu()  # a phaseless model starts from the sketch's phase

@@ -65,9 +65,9 @@ class EnhancementModule(L.LightningModule):
         val_examples: validation files logged as audio and spectrogram images.
         val_metrics: ``speech`` (PESQ-WB, ESTOI, SI-SDR), ``music`` (SI-SDR, log-spectral distance),
             ``synthesis`` (vocoders) or ``midi`` (onset F1, chroma cosine, multi-resolution STFT).
-        label_dropout: MIDI synthesis: the share of training items whose instrument label (and,
-            independently, sound-bank label) is replaced by the null token, so that one model is both conditional and unconditional
-            (classifier-free guidance).
+        label_dropout: MIDI synthesis: the share of training items whose instrument label is
+            replaced by the null token (each label on its own: family, program, sound bank), so
+            that one model is both conditional and unconditional (classifier-free guidance).
 
     Batches are ``(inputs, clean)``: ``inputs`` a waveform ``[B, 1, T]`` (enhancement, bandwidth,
     vocoders: the observation degrades it) or, for MIDI synthesis, the dict of
@@ -131,10 +131,8 @@ class EnhancementModule(L.LightningModule):
         if not isinstance(inputs, dict):
             return rep.encode(inputs)
         labels = {"instrument": inputs["instrument"]}
-        count, device = len(labels["instrument"]), labels["instrument"].device
-        for key, head in model.denoiser.head.parts.items():
-            if isinstance(head, ClassHead) and head.names is not None:
-                labels[key] = head.labels(inputs.get(key) or [""] * count).to(device)
+        named = model.denoiser.head.named_labels(inputs, len(labels["instrument"]))
+        labels |= {key: v.to(labels["instrument"].device) for key, v in named.items()}
         if drop_labels and self.hparams.label_dropout:  # each label dropped on its own
             labels = {key: torch.where(torch.rand(v.shape, device=v.device) < self.hparams.label_dropout,
                                        torch.full_like(v, ClassHead.NULL), v) for key, v in labels.items()}
