@@ -3,6 +3,8 @@ and one end-to-end model with a composite head (notes + class) on the band-split
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -85,6 +87,25 @@ def test_notes_to_spectrogram_aligned_features(frames):
 def test_notes_checks_pitches():
     with pytest.raises(ValueError, match="pitches"):
         build("notes")(torch.zeros(B, 3, 88, N))
+
+
+def test_notes_age_sinusoids_run_from_each_note_s_start_and_are_zero_where_silent():
+    head = build("notes", age_hz=[1.0, 5.0])
+    assert head.spatial_channels == 3 + 4
+    roll = torch.zeros(1, 4, 128, 10)
+    roll[0, 1, 60, 2:8] = 1.0  # sustain
+    roll[0, 3, 60, 2:8] = torch.arange(6) * 0.05  # age, 50 ms frames
+    with torch.no_grad():
+        head.to_bins.weight.copy_(torch.eye(256, 128))  # bin k = pitch k, to read the features
+        head.to_bins.bias.zero_()
+        spatial, _ = head(roll)
+    age = torch.arange(6) * 0.05
+    torch.testing.assert_close(spatial[0, 3, 60, 2:8], torch.sin(2 * math.pi * age))
+    torch.testing.assert_close(spatial[0, 6, 60, 2:8], torch.cos(2 * math.pi * 5.0 * age))
+    assert spatial[0, 3:, :, :2].abs().sum() == 0 and spatial[0, 3:, :, 8:].abs().sum() == 0
+    assert spatial[0, 3:, 61].abs().sum() == 0
+    with pytest.raises(ValueError, match="at least 4 channels"):  # a roll without its age channel
+        head(roll[:, :3])
 
 
 # class -------------------------------------------------------------------------------------------

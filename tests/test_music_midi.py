@@ -16,7 +16,7 @@ import yaml
 
 from audiodiff.audio import AudioError
 from audiodiff.data.aligned import AlignedMidiDataset, bank_of
-from audiodiff.data.notes import harmonic_sketch, read_midi, window_notes
+from audiodiff.data.notes import harmonic_sketch, piano_roll, read_midi, window_notes
 from audiodiff.diffusion.guidance import GuidedDenoiser
 from audiodiff.metrics import chroma_cosine, detect_onsets, music_synthesis_scores, onset_f1, onset_misses
 from audiodiff.model import DiffusionModel
@@ -68,7 +68,7 @@ def test_aligned_items_match_the_spectrogram_frames_and_the_audio(aligned):
     assert len(ds) == 3
     inputs, target = ds[1]
     assert target.shape == (1, RATE) and inputs["sketch"].shape == (1, RATE)
-    assert inputs["notes"].shape == (3, 128, RATE // 64 + 1)
+    assert inputs["notes"].shape == (4, 128, RATE // 64 + 1)
     assert inputs["instrument"].item() == 40 // 8  # strings
     # validation crops start at the first note: the first roll onset is in frame 0
     assert inputs["notes"][0].sum(0).nonzero()[0].item() == 0
@@ -444,3 +444,26 @@ def test_onset_misses_tell_missing_notes_from_the_reference_sound_itself():
     assert found["onset_recall"] < 1.0
     silent = onset_misses(torch.zeros(5 * rate), sketch, rate, notes[:, 0])  # every reference onset is missed
     assert silent["onset_recall"] == 0.0 and silent["missed_at_note"] + silent["missed_off_note"] == pytest.approx(1.0)
+
+
+def test_init_from_grows_the_notes_head_by_age_sinusoids_without_changing_the_model(tmp_path):
+    """A shipped MIDI model fine-tuned with ``age_hz`` keeps its output at the first step: the
+    backbone's input layer grows by the new channels, whose weights start at zero."""
+    from audiodiff.hub import save_pretrained
+    from audiodiff.training.module import EnhancementModule
+
+    source = perturb(DiffusionModel(tiny_config()), seed=1).eval()
+    folder = save_pretrained(source, tmp_path / "source")
+    grown = tiny_config()
+    grown["head"]["args"]["heads"]["notes"]["args"]["age_hz"] = [2.0, 5.0]
+    module = EnhancementModule(model=grown, init_from=str(folder))
+    split = module.model.denoiser.backbone.split.weight
+    assert split.shape[1] == source.denoiser.backbone.split.weight.shape[1] + 4 * 16  # 4 channels x 16 bins
+    roll = piano_roll(np.array([[-0.3, 0.4, 60, 90], [0.1, 0.6, 67, 70]]), 11, 20.0)[None]
+    cond = {"sketch": torch.randn(1, 2, 128, 11), "notes": roll, "instrument": torch.tensor([3])}
+    x, sigma = torch.randn(1, 2, 128, 11), torch.tensor([0.5])
+    model = module.model.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(model.denoiser(x, sigma, cond), source.denoiser(x, sigma, cond), atol=1e-6, rtol=0)
+        perturb(model.denoiser.backbone.split, seed=2)  # once trained, the age features count
+        assert (model.denoiser(x, sigma, cond) - source.denoiser(x, sigma, cond)).abs().max() > 1e-4

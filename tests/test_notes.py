@@ -53,13 +53,22 @@ def test_broken_midi_is_an_audio_error_naming_the_file(tmp_path):
 def test_piano_roll_marks_onsets_sustain_and_velocity_per_frame():
     notes = np.array([[0.1, 0.3, 60, 127], [0.2, 0.25, 64, 63.5]])
     roll = piano_roll(notes, frames=50, frame_rate=100.0)  # 10 ms frames
-    assert roll.shape == (3, 128, 50)
+    assert roll.shape == (4, 128, 50)
     assert roll[0, 60].nonzero().flatten().tolist() == [10] and roll[0, 64].nonzero().flatten().tolist() == [20]
     assert roll[1, 60].nonzero().flatten().tolist() == list(range(10, 30))
     assert roll[2, 60, 15] == pytest.approx(1.0) and roll[2, 64, 22] == pytest.approx(0.5)
     assert roll[:, 61].abs().sum() == 0 and roll[:, 60, 30:].abs().sum() == 0
     late = piano_roll(np.array([[1.0, 2.0, 60, 100]]), frames=50, frame_rate=100.0)
     assert late.abs().sum() == 0  # a note after the last frame leaves no trace
+
+
+def test_piano_roll_counts_each_sounding_note_s_age_from_its_start():
+    roll = piano_roll(np.array([[0.1, 0.3, 60, 100], [-0.5, 0.2, 64, 100]]), frames=50, frame_rate=100.0)
+    torch.testing.assert_close(roll[3, 60, 10:30], torch.arange(20) / 100.0)
+    assert roll[3, 60, :10].abs().sum() == 0 and roll[3, 60, 30:].abs().sum() == 0  # zero while silent
+    # begun half a second before the window: as old in frame 0 as it is, so a vibrato keeps its phase
+    torch.testing.assert_close(roll[3, 64, :20], 0.5 + torch.arange(20) / 100.0)
+    assert roll[0, 64].sum() == 0  # and no onset
 
 
 def test_harmonic_sketch_plays_each_note_at_its_pitch_and_time():

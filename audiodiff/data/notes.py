@@ -2,7 +2,8 @@
 notes), a frame-aligned piano roll, and an additive harmonic sketch of the notes.
 
 * :func:`read_midi` -> ``[Track]`` (drum tracks are left out: the synthesizer plays pitched parts);
-* :func:`piano_roll` -> ``[3, 128, frames]``: onset, sustain and velocity channels per MIDI pitch;
+* :func:`piano_roll` -> ``[4, 128, frames]``: onset, sustain, velocity and age (seconds since the
+  note began) channels per MIDI pitch;
 * :func:`harmonic_sketch` -> ``[T]``: each note as a few decaying harmonics (the benchmark's floor,
   and what a synthesis model may refine);
 * :func:`instrument_program` reads ``--instrument`` values: a GM program number, a GM instrument
@@ -26,7 +27,7 @@ from audiodiff.audio import AudioError
 # General MIDI program families: programs 8k .. 8k+7 form family k
 FAMILIES = ("piano", "chromatic percussion", "organ", "guitar", "bass", "strings", "ensemble", "brass", "reed",
             "pipe", "synth lead", "synth pad", "synth effects", "ethnic", "percussive", "sound effects")
-ROLL_CHANNELS = ("onset", "sustain", "velocity")
+ROLL_CHANNELS = ("onset", "sustain", "velocity", "age")
 
 
 @dataclass(frozen=True)
@@ -111,8 +112,11 @@ def instrument_program(value: str | int) -> int:
 
 
 def piano_roll(notes: np.ndarray, frames: int, frame_rate: float) -> torch.Tensor:
-    """``[3, 128, frames]`` float32: onset (1 in the frame a note starts), sustain (1 while it sounds)
-    and velocity (velocity / 127 while it sounds); frame ``i`` is at ``i / frame_rate`` seconds."""
+    """``[4, 128, frames]`` float32: onset (1 in the frame a note starts), sustain (1 while it sounds),
+    velocity (velocity / 127 while it sounds) and age (seconds since the note began, while it
+    sounds: a note begun before the window is already that old in it, so its vibrato, which the
+    synthesizer starts at the note-on, keeps its phase across windows); frame ``i`` is at
+    ``i / frame_rate`` seconds. Of overlapping notes on one pitch, the later one's age counts."""
     roll = torch.zeros(len(ROLL_CHANNELS), 128, frames)
     for start, end, pitch, velocity in np.asarray(notes).reshape(-1, 4):
         first = int(round(start * frame_rate))
@@ -125,6 +129,7 @@ def piano_roll(notes: np.ndarray, frames: int, frame_rate: float) -> torch.Tenso
         lo, hi = max(first, 0), min(last, frames)
         roll[1, p, lo:hi] = 1.0
         roll[2, p, lo:hi] = torch.maximum(roll[2, p, lo:hi], torch.tensor(velocity / 127.0))
+        roll[3, p, lo:hi] = torch.arange(lo - first, hi - first) / frame_rate
     return roll
 
 
@@ -163,7 +168,7 @@ def window_notes(notes: np.ndarray, start: float, seconds: float) -> np.ndarray:
 def notes_condition(notes: np.ndarray, sample_rate: int, length: int, hop_length: int,
                     harmonics: int = 4) -> dict[str, torch.Tensor]:
     """What a notes-conditioned model is given for ``length`` samples from time 0 of ``notes``:
-    ``{"sketch": [1, length] harmonic sketch (``harmonics`` partials a note), "notes": [3, 128,
+    ``{"sketch": [1, length] harmonic sketch (``harmonics`` partials a note), "notes": [4, 128,
     length // hop_length + 1] piano roll}`` (one roll frame per spectrogram frame of a centred STFT
     with that hop)."""
     return {"sketch": harmonic_sketch(notes, sample_rate, length, harmonics)[None],

@@ -7,6 +7,8 @@ channels) and/or a ``global_emb`` vector ``[B, global_dim]`` added to the noise 
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -76,19 +78,44 @@ class MelWaveHead(Head):
 
 @HEADS.register("notes")
 class NotesHead(Head):
-    """Piano roll ``[B, roll_channels, pitches, N]`` (onset, sustain, velocity, ...) to
-    spectrogram-aligned features ``[B, roll_channels, freq_bins, N]`` by a learned pitch-to-bin map."""
+    """Piano roll ``[B, R, pitches, N]`` (:func:`audiodiff.data.notes.piano_roll`: onset, sustain,
+    velocity, age) to spectrogram-aligned features ``[B, roll_channels + 2 * len(age_hz),
+    freq_bins, N]`` by a learned pitch-to-bin map.
 
-    def __init__(self, pitches: int = 128, roll_channels: int = 3, freq_bins: int = 256):
+    Args:
+        roll_channels: the roll's first channels passed on as they are (3: onset, sustain, velocity).
+        age_hz: frequencies (Hz) of sinusoids of each sounding note's age (the roll's channel 3),
+            ``sin`` and ``cos`` per frequency, zero where no note sounds: the clock a synthesizer's
+            vibrato and tremolo run on from the note-on, which a convolution over frames cannot
+            count out itself. They follow the roll channels, so a model grown by them
+            (``init_from``) starts as the model it was.
+    """
+
+    AGE = 3  # the roll channel holding each sounding note's age in seconds
+
+    def __init__(self, pitches: int = 128, roll_channels: int = 3, freq_bins: int = 256,
+                 age_hz: list[float] | None = None):
         super().__init__()
-        self.spatial_channels = roll_channels
+        self.age_hz = [float(f) for f in age_hz or []]
+        if self.age_hz and roll_channels > self.AGE:
+            raise ValueError("with age_hz, roll_channels passes on at most onset, sustain and velocity (3)")
+        self.roll_channels = roll_channels
+        self.spatial_channels = roll_channels + 2 * len(self.age_hz)
         self.pitches = pitches
         self.to_bins = nn.Linear(pitches, freq_bins)
+        self.register_buffer("omega", 2 * math.pi * torch.tensor(self.age_hz).view(1, -1, 1, 1), persistent=False)
 
     def forward(self, cond: torch.Tensor):
-        if cond.shape[2] != self.pitches:
-            raise ValueError(f"piano roll has {cond.shape[2]} pitches, expected {self.pitches}")
-        return self.to_bins(cond.transpose(2, 3)).transpose(2, 3), None
+        needed = self.AGE + 1 if self.age_hz else self.roll_channels
+        if cond.shape[1] < needed or cond.shape[2] != self.pitches:
+            raise ValueError(f"piano roll is {tuple(cond.shape[1:3])} (channels, pitches), expected at least "
+                             f"{needed} channels and {self.pitches} pitches")
+        features = cond[:, : self.roll_channels]
+        if self.age_hz:
+            sounding = cond[:, 1:2]
+            phase = self.omega.to(cond.dtype) * cond[:, self.AGE : self.AGE + 1]
+            features = torch.cat([features, sounding * torch.sin(phase), sounding * torch.cos(phase)], dim=1)
+        return self.to_bins(features.transpose(2, 3)).transpose(2, 3), None
 
 
 @HEADS.register("class")

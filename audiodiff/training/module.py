@@ -20,10 +20,25 @@ from audiodiff.nn.heads import ClassHead
 from audiodiff.observations import NotesSketch, sketch_harmonics
 
 
+def _grew_inputs(theirs: torch.Tensor, own: torch.Tensor) -> bool:
+    """Whether ``own`` is the weight ``theirs`` with more inputs (dim 1), all else the same."""
+    return (own.dim() >= 2 and own.dim() == theirs.dim() and own.shape[1] > theirs.shape[1]
+            and own.shape[:1] + own.shape[2:] == theirs.shape[:1] + theirs.shape[2:])
+
+
 def _load_grown(model: DiffusionModel, source: DiffusionModel, name: str) -> None:
     """Load ``source``'s weights into ``model``, which may have layers ``source`` lacks (they keep
-    their initialisation); a weight of ``source`` that ``model`` lacks or shapes differently is an error."""
-    own, theirs = model.state_dict(), source.state_dict()
+    their initialisation) and input layers with more inputs (new conditioning channels, which
+    heads append after the old ones: their weights start at zero, so the loaded model's output is
+    unchanged at the first step); a weight of ``source`` that ``model`` lacks or shapes otherwise
+    is an error."""
+    own, theirs = model.state_dict(), dict(source.state_dict())
+    grown = [k for k, v in theirs.items() if k in own and _grew_inputs(v, own[k])]
+    old_inputs = {key: theirs[key].shape[1] for key in grown}
+    for key in grown:
+        padded = torch.zeros_like(own[key])
+        padded[:, : theirs[key].shape[1]] = theirs[key]
+        theirs[key] = padded
     reshaped = [k for k, v in theirs.items() if k in own and own[k].shape != v.shape]
     if reshaped:
         key = reshaped[0]
@@ -34,6 +49,9 @@ def _load_grown(model: DiffusionModel, source: DiffusionModel, name: str) -> Non
     if unexpected:
         raise ValueError(f"init_from {name}: the recipe's model has no place for {', '.join(unexpected[:5])}"
                          f"{' ...' if len(unexpected) > 5 else ''} (change the model config to match the checkpoint)")
+    for key, inputs in old_inputs.items():
+        rank_zero_info(f"init_from {name}: {key} grew from {inputs} to {own[key].shape[1]} inputs; "
+                       f"the new ones start at zero")
     if missing:
         modules = sorted({re.sub(r"^(.*?\.\d+)\..*$", r"\1", k) for k in missing})
         rank_zero_info(f"init_from {name}: {len(missing)} new tensors keep their initialisation "
