@@ -108,6 +108,23 @@ def test_notes_age_sinusoids_run_from_each_note_s_start_and_are_zero_where_silen
         head(roll[:, :3])
 
 
+def test_notes_map_over_the_played_pitches_equals_the_full_pitch_to_bin_map():
+    """The head maps only the pitches that play in the batch (for speed); the result is the full map's."""
+    torch.manual_seed(0)
+    head = build("notes", age_hz=[3.0])
+    roll = torch.zeros(2, 4, 128, 30)
+    roll[0, 1, 40:44, 5:20] = 1.0
+    roll[0, 3, 40:44, 5:20] = torch.rand(4, 15)
+    roll[1, 0, 90, 3] = roll[1, 1, 90, 3:9] = 1.0
+    sounding, phase = roll[:, 1:2], 2 * math.pi * 3.0 * roll[:, 3:4]
+    features = torch.cat([roll[:, :3], sounding * torch.sin(phase), sounding * torch.cos(phase)], dim=1)
+    with torch.no_grad():
+        expected = head.to_bins(features.transpose(2, 3)).transpose(2, 3)
+        torch.testing.assert_close(head(roll)[0], expected)
+        silent = head(torch.zeros(1, 4, 128, 5))[0]  # nothing plays: the bias alone
+    torch.testing.assert_close(silent, head.to_bins.bias.view(1, 1, -1, 1).expand(1, 5, 256, 5))
+
+
 # class -------------------------------------------------------------------------------------------
 def test_class_labels_to_global_vector():
     head = build("class", num_classes=5, dim=32)
