@@ -3,7 +3,7 @@
 same way (MAESTRO: ``2018/*.wav`` beside ``2018/*.midi``).
 
 An item is ``(inputs, target)``: ``inputs`` a dict of ``sketch`` ``[1, T]`` (the notes' harmonic
-sketch), ``notes`` ``[3, 128, T // hop + 1]`` (piano roll), ``instrument`` (a 0-dim long: the
+sketch), ``notes`` ``[4, 128, T // hop + 1]`` (piano roll), ``instrument`` (a 0-dim long: the
 General MIDI family of the file's first pitched track), ``program`` (a str: that track's GM
 instrument name, e.g. ``violin``) and ``bank`` (a str: the sound bank the file was rendered with,
 from its name, ``<piece>@<bank>__t<k>``; empty when the name has none, e.g. real recordings),
