@@ -33,11 +33,10 @@ def _load_grown(model: DiffusionModel, source: DiffusionModel, name: str) -> Non
     unchanged at the first step); a weight of ``source`` that ``model`` lacks or shapes otherwise
     is an error."""
     own, theirs = model.state_dict(), dict(source.state_dict())
-    grown = [k for k, v in theirs.items() if k in own and _grew_inputs(v, own[k])]
-    old_inputs = {key: theirs[key].shape[1] for key in grown}
-    for key in grown:
+    grown = {k: v.shape[1] for k, v in theirs.items() if k in own and _grew_inputs(v, own[k])}  # old inputs
+    for key, inputs in grown.items():
         padded = torch.zeros_like(own[key])
-        padded[:, : theirs[key].shape[1]] = theirs[key]
+        padded[:, :inputs] = theirs[key]
         theirs[key] = padded
     reshaped = [k for k, v in theirs.items() if k in own and own[k].shape != v.shape]
     if reshaped:
@@ -49,7 +48,7 @@ def _load_grown(model: DiffusionModel, source: DiffusionModel, name: str) -> Non
     if unexpected:
         raise ValueError(f"init_from {name}: the recipe's model has no place for {', '.join(unexpected[:5])}"
                          f"{' ...' if len(unexpected) > 5 else ''} (change the model config to match the checkpoint)")
-    for key, inputs in old_inputs.items():
+    for key, inputs in grown.items():
         rank_zero_info(f"init_from {name}: {key} grew from {inputs} to {own[key].shape[1]} inputs; "
                        f"the new ones start at zero")
     if missing:
