@@ -13,7 +13,6 @@ and the loss ``E[lambda(sigma) |D(x0 + sigma n, sigma) - x0|^2]`` with
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -73,15 +72,10 @@ class EDMLoss:
     at ``sigma = bridge_sigma`` it is the observation plus noise, where sampling that starts from the
     observation begins. The shift grows linearly with sigma like the noise does, so the usual
     samplers (which move ``x - D(x)`` in proportion to sigma) follow this path unchanged.
-
-    ``extra(estimate, x0) -> [B]`` (e.g. a spectral-flux loss), when given, is added at
-    ``extra_weight``, unweighted by sigma: it measures the estimate itself, at every level.
     """
 
     sigma_distribution: object = field(default_factory=LogNormal)
     bridge_sigma: float | None = None
-    extra: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None
-    extra_weight: float = 0.0
 
     def __call__(self, denoiser: Denoiser, x0: torch.Tensor, cond=None, generator=None,
                  start: torch.Tensor | None = None) -> torch.Tensor:
@@ -92,8 +86,5 @@ class EDMLoss:
                 raise ValueError("a bridge loss needs the encoded observation, shaped like x0, as start")
             noisy = noisy + append_dims(sigma / self.bridge_sigma, x0.ndim) * (start - x0)
         weight = (sigma**2 + denoiser.sigma_data**2) / (sigma * denoiser.sigma_data) ** 2
-        estimate = denoiser(noisy, sigma, cond)
-        loss = (weight * (estimate - x0).pow(2).flatten(1).mean(1)).mean()
-        if self.extra is not None and self.extra_weight:
-            loss = loss + self.extra_weight * self.extra(estimate, x0).mean()
-        return loss
+        error = (denoiser(noisy, sigma, cond) - x0).pow(2).flatten(1).mean(1)
+        return (weight * error).mean()

@@ -18,8 +18,6 @@ from audiodiff.metrics import SCORES
 from audiodiff.model import DiffusionModel, observation_of
 from audiodiff.nn.heads import ClassHead
 from audiodiff.observations import NotesSketch, sketch_harmonics
-from audiodiff.representations import Magnitude
-from audiodiff.training.flux import SpectralFluxLoss
 
 
 def _grew_inputs(theirs: torch.Tensor, own: torch.Tensor) -> bool:
@@ -87,9 +85,6 @@ class EnhancementModule(L.LightningModule):
         label_dropout: MIDI synthesis: the share of training items whose instrument label is
             replaced by the null token (each label on its own: family, program, sound bank), so
             that one model is both conditional and unconditional (classifier-free guidance).
-        flux_weight: weight of a spectral-flux loss on the denoised estimate (the onset envelope
-            of its log-mel spectrum against the clean one's, in dB; see ``training.flux``), added
-            to the denoising loss; needs a ``magnitude`` representation (0: none).
 
     Batches are ``(inputs, clean)``: ``inputs`` a waveform ``[B, 1, T]`` (enhancement, bandwidth,
     vocoders: the observation degrades it) or, for MIDI synthesis, the dict of
@@ -101,8 +96,7 @@ class EnhancementModule(L.LightningModule):
                  final_lr_ratio: float = 0.1, ema_decay: float = 0.999,
                  sigma_distribution: str = "lognormal", sigma_mean: float = -1.0, sigma_std: float = 1.4,
                  sigma_top_share: float = 0.0, val_steps: int | None = None,
-                 val_examples: int = 2, val_metrics: str = "speech", label_dropout: float = 0.0,
-                 flux_weight: float = 0.0):
+                 val_examples: int = 2, val_metrics: str = "speech", label_dropout: float = 0.0):
         super().__init__()
         self.save_hyperparameters()
         if init_from:  # weights (and, without a model config, the architecture) from a checkpoint
@@ -126,14 +120,7 @@ class EnhancementModule(L.LightningModule):
         if sigma_top_share and sigma_distribution != "loguniform":
             raise ValueError("sigma_top_share needs sigma_distribution: loguniform")
         bridge = sampling["sigma_max"] if sampling.get("start") == "observation" else None  # matches the sampler
-        flux = None
-        if flux_weight:
-            if not isinstance(self.model.representation, Magnitude):
-                raise ValueError(f"flux_weight needs a magnitude representation, not "
-                                 f"{self.model.config['representation']['name']!r}")
-            flux = SpectralFluxLoss(self.model.representation)
-        self.loss_fn = EDMLoss(distributions[sigma_distribution](), bridge_sigma=bridge, extra=flux,
-                               extra_weight=flux_weight)
+        self.loss_fn = EDMLoss(distributions[sigma_distribution](), bridge_sigma=bridge)
 
     def on_fit_start(self):
         """A MIDI model must be trained on the sketch its ``notes`` observation will be given."""
