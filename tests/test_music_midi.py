@@ -408,7 +408,7 @@ def test_cli_refuses_a_bank_the_model_does_not_know(tmp_path, monkeypatch):
     write_midi(tmp_path / "a.mid", [(0, melody(0, 1.0))])
     argv = ["synth", "--midi", str(tmp_path / "a.mid"), "-o", str(tmp_path / "a.wav"), "--model", str(tmp_path / "model"),
             "--chunk-seconds", "0.5", "--device", "cpu", "--bank"]
-    with pytest.raises(SystemExit, match="--bank sgm: .* knows fluidr3, timgm6mb, musescore"):
+    with pytest.raises(SystemExit, match="--bank: .*: bank .sgm.: this model knows fluidr3, timgm6mb, musescore"):
         main(argv + ["sgm"])
     assert not (tmp_path / "a.wav").exists()
     assert main(argv + ["timgm6mb"]) == 0 and sf.info(str(tmp_path / "a.wav")).samplerate == RATE

@@ -77,8 +77,10 @@ def synth(args) -> int:
     synthesizer = MusicSynth(args.model, device=args.device, steps=args.steps, solver=args.solver,
                              guidance=args.guidance, chunk_seconds=args.chunk_seconds,
                              overlap_seconds=min(0.5, args.chunk_seconds / 4), batch_size=args.batch_size)
-    if args.bank is not None and args.bank not in synthesizer.banks:
-        raise SystemExit(f"--bank {args.bank}: {args.model} knows {', '.join(synthesizer.banks) or 'no sound banks'}")
+    try:
+        synthesizer.check_bank(args.bank)
+    except ValueError as err:
+        raise SystemExit(f"--bank: {args.model}: {err}") from None
     remove_stale_parts([dst for _, dst in jobs])
     failures, written, parsed = [], 0, {}
     for src, _ in todo:

@@ -97,6 +97,11 @@ class MusicSynth:
         parts = getattr(self.model.denoiser.head, "parts", {})
         return list(parts["bank"].names or []) if "bank" in parts else []
 
+    def check_bank(self, bank: str | None) -> None:
+        """Raise ``ValueError`` unless ``bank`` is ``None`` or one of :attr:`banks`."""
+        if bank is not None and bank not in self.banks:
+            raise ValueError(f"bank {bank!r}: this model knows {', '.join(self.banks) or 'no sound banks'}")
+
     def __call__(self, midi: str | Path | bytes | list[Track], instrument: str | int | None = None,
                  steps: int | None = None, seed: int = 0, guidance: float | None = None,
                  on_chunks=None, bank: str | None = None) -> torch.Tensor:
@@ -108,8 +113,7 @@ class MusicSynth:
         null token); ``on_chunks(n)`` is called after each batch of ``n`` chunks (progress bars;
         :meth:`chunks_for` gives the total)."""
         tracks = self.tracks(midi)
-        if bank is not None and bank not in self.banks:
-            raise ValueError(f"bank {bank!r}: this model knows {', '.join(self.banks) or 'no sound banks'}")
+        self.check_bank(bank)
         if instrument is None:
             plays = [(t.family, program_name(t.program)) for t in tracks]
         else:  # a family name leaves the program open
