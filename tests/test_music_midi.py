@@ -429,7 +429,7 @@ def test_synthesis_metrics_reward_the_right_notes():
     assert onset_f1(late, reference, RATE) < 0.5
 
 
-def test_the_onset_detector_reads_vibrato_as_one_note():
+def test_superflux_reads_vibrato_as_one_note_where_spectral_flux_does_not():
     """A held note whose pitch wobbles by half a semitone at 5.5 Hz (and its level by 10%), as a sound
     bank's vibrato does, has one onset to the SuperFlux detector; librosa's plain flux (the scores'
     default) fires on the wobble. SuperFlux finds the notes of a melody."""
