@@ -17,7 +17,8 @@ renders the same MIDI (its first ``--seconds``):
   guidance, seed 0, asked for the reference's sound bank (``--bank``; a model trained on these banks);
 * ``audiodiff NFE=n, no bank``: the same at the first ``--nfe`` with the null bank (the default of
   ``audiodiff synth``), comparable with the other-soundfont row. A model without a bank head gives
-  one row per n: ``audiodiff NFE=n``.
+  one row per n: ``audiodiff NFE=n``. ``--guidance`` adds rows at other classifier-free guidance
+  scales (the checkpoint's default is 1, the plain conditional model).
 
 Metrics against the reference: note onset F1 (mir_eval, +-50 ms, onsets found in both signals by
 librosa's spectral flux, the detector ``benchmarks/onset_detector.py`` chose; also with SuperFlux,
@@ -29,7 +30,7 @@ sound itself, such as a slow attack's late peak), beside how well the reference'
 note-ons. ``--first`` skips pieces, so settings can be chosen on pieces the default run never scores.
 Writes ``<out>/music.md``, ``music.csv`` and ``music_spectrograms.png``.
 
-Run: ``python benchmarks/music.py [--first 0] [--limit 12] [--seconds 20] [--nfe 2 4 8]``
+Run: ``python benchmarks/music.py [--first 0] [--limit 12] [--seconds 20] [--nfe 2 4 8] [--guidance 1.5 2]``
 """
 
 from __future__ import annotations
@@ -81,11 +82,11 @@ def other_soundfont(tracks, length: int, path: Path) -> torch.Tensor:
     return fit_length(out[0], length)
 
 
-def audiodiff_synth(synth: MusicSynth, steps: int, told_bank: bool = False):
+def audiodiff_synth(synth: MusicSynth, steps: int, told_bank: bool = False, guidance: float | None = None):
     def run(tracks, length: int, path: Path) -> torch.Tensor:
         bank = bank_of(path) if told_bank else None
         bank = bank if bank in synth.banks else None  # pieces from elsewhere: no bank
-        return fit_length(synth(tracks, steps=steps, seed=0, bank=bank), length)
+        return fit_length(synth(tracks, steps=steps, seed=0, bank=bank, guidance=guidance), length)
 
     return run
 
@@ -107,6 +108,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="render the first SECONDS of each piece")
     parser.add_argument("--model", default="music-midi", help="music-midi checkpoint, or none (baselines only)")
     parser.add_argument("--nfe", type=int, nargs="+", default=[2, 4, 8])
+    parser.add_argument("--guidance", type=float, nargs="+",
+                        help="also score these classifier-free guidance scales (first --nfe, told the bank)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     args = parser.parse_args()
     torch.set_num_threads(THREADS)
@@ -121,6 +124,8 @@ def main() -> None:
     if synth is not None and synth.banks:
         systems |= {f"audiodiff NFE={n}, told the bank": audiodiff_synth(synth, n, told_bank=True) for n in args.nfe}
         systems[f"audiodiff NFE={args.nfe[0]}, no bank"] = audiodiff_synth(synth, args.nfe[0])
+        systems |= {f"audiodiff NFE={args.nfe[0]}, told the bank, guidance {g:g}":
+                    audiodiff_synth(synth, args.nfe[0], told_bank=True, guidance=g) for g in args.guidance or []}
     elif synth is not None:
         systems |= {f"audiodiff NFE={n}": audiodiff_synth(synth, n) for n in args.nfe}
     rows, reference_scores = [], []

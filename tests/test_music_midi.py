@@ -65,6 +65,27 @@ def aligned(tmp_path_factory) -> Path:
     return root
 
 
+def test_a_sketch_envelope_replaces_the_decay_note_by_note():
+    """``envelope(pitch, ages)`` shapes the notes it answers for; ``None`` keeps the generic decay."""
+    notes = np.array([[0.0, 1.0, 60.0, 100.0], [0.0, 1.0, 72.0, 100.0]])
+    plain = harmonic_sketch(notes, RATE, 2 * RATE, harmonics=1)
+    torch.testing.assert_close(harmonic_sketch(notes, RATE, 2 * RATE, harmonics=1, envelope=lambda p, a: None), plain)
+    seen = []
+
+    def tremolo_on_c4(pitch, ages):
+        seen.append(ages.max())
+        return 1.0 + 0.5 * np.sin(2 * np.pi * 5.0 * ages) if pitch == 60 else None
+
+    shaped = harmonic_sketch(notes, RATE, 2 * RATE, harmonics=1, envelope=tremolo_on_c4)
+    assert max(seen) == pytest.approx(1.0)  # ages stop at the note's end, through the release
+    spectrum = lambda x: torch.stft(x, 1024, 256, window=torch.hann_window(1024), return_complex=True).abs()
+    c4, c5 = round(261.63 * 1024 / RATE), round(523.25 * 1024 / RATE)
+    held = slice(8, RATE // 256 - 4)  # frames inside the held notes
+    level = lambda x, b: spectrum(x)[b, held]
+    assert level(shaped, c4).std() > 3 * level(plain, c4).std()  # the tremolo shows on C4 ...
+    torch.testing.assert_close(level(shaped, c5), level(plain, c5), atol=1e-3, rtol=0.05)  # ... and not on C5
+
+
 def test_aligned_items_match_the_spectrogram_frames_and_the_audio(aligned):
     ds = AlignedMidiDataset(aligned, RATE, hop_length=64, segment_seconds=1.0, random_crop=False)
     assert len(ds) == 3

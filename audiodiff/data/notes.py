@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -134,10 +135,13 @@ def piano_roll(notes: np.ndarray, frames: int, frame_rate: float) -> torch.Tenso
 
 
 def harmonic_sketch(notes: np.ndarray, sample_rate: int, length: int, harmonics: int = 4,
-                    decay_seconds: float = 1.5, release_seconds: float = 0.05) -> torch.Tensor:
+                    decay_seconds: float = 1.5, release_seconds: float = 0.05,
+                    envelope: Callable[[float, np.ndarray], np.ndarray | None] | None = None) -> torch.Tensor:
     """The notes as additive synthesis ``[length]`` float32: per note ``harmonics`` sines at
     amplitudes 1/k (those below Nyquist), a 5 ms attack, an exponential decay with time constant
-    ``decay_seconds`` and a ``release_seconds`` fade after the note ends; loudness velocity / 127."""
+    ``decay_seconds`` and a ``release_seconds`` fade after the note ends; loudness velocity / 127.
+    ``envelope(pitch, ages)``, if given, replaces the decay: a note's amplitude ``[n]`` at ``ages``
+    ``[n]`` (seconds since its note-on, held at its end), or ``None`` to keep the decay for it."""
     out = np.zeros(length, dtype=np.float64)
     attack = 0.005
     for start, end, pitch, velocity in np.asarray(notes).reshape(-1, 4):
@@ -147,11 +151,12 @@ def harmonic_sketch(notes: np.ndarray, sample_rate: int, length: int, harmonics:
             continue
         t = np.arange(max(first, 0), stop) / sample_rate - start
         held = end - start
-        envelope = np.minimum(1.0, t / attack) * np.exp(-t / decay_seconds)
-        envelope *= np.clip(1.0 - (t - held) / release_seconds, 0.0, 1.0)
+        shape = envelope(pitch, np.minimum(t, held)) if envelope is not None else None
+        amplitude = np.minimum(1.0, t / attack) * (np.exp(-t / decay_seconds) if shape is None else shape)
+        amplitude *= np.clip(1.0 - (t - held) / release_seconds, 0.0, 1.0)
         f0 = 440.0 * 2.0 ** ((pitch - 69.0) / 12.0)
         tone = sum(np.sin(2 * math.pi * k * f0 * t) / k for k in range(1, harmonics + 1) if k * f0 < sample_rate / 2)
-        out[max(first, 0) : stop] += 0.1 * (velocity / 127.0) * envelope * tone
+        out[max(first, 0) : stop] += 0.1 * (velocity / 127.0) * amplitude * tone
     return torch.from_numpy(out.astype(np.float32))
 
 
