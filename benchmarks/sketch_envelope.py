@@ -25,23 +25,25 @@ Run: ``python benchmarks/sketch_envelope.py [--first 6] [--limit 17] [--seconds 
 
 from __future__ import annotations
 
-import argparse
-import re
-import sys
-from collections import defaultdict
-from pathlib import Path
+from enhance import THREADS  # sets the thread count first
 
-import numpy as np
-import torch
+import argparse  # noqa: E402
+import sys  # noqa: E402
+from collections import defaultdict  # noqa: E402
+from pathlib import Path  # noqa: E402
 
-from audiodiff.audio import load_audio
-from audiodiff.data.aligned import bank_of
-from audiodiff.data.notes import harmonic_sketch, program_name, read_midi, window_notes
-from audiodiff.metrics import onset_f1
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from audiodiff.audio import load_audio  # noqa: E402
+from audiodiff.data.aligned import bank_of  # noqa: E402
+from audiodiff.data.midi import SOUNDFONTS  # noqa: E402
+from audiodiff.data.notes import harmonic_sketch, program_name, read_midi, window_notes  # noqa: E402
+from audiodiff.metrics import onset_f1  # noqa: E402
 
 RATE, HOP = 22_050, 128
 FPS = RATE / HOP
-BANKS = ("fluidr3", "musescore", "timgm6mb")
+BANKS = tuple(SOUNDFONTS)
 BAND = 6  # semitones
 
 
@@ -52,9 +54,8 @@ def note_envelopes(tracks: Path, longest: float = 6.0) -> list[tuple[str, str, i
     window = torch.hann_window(512)
     rows = []
     for path in sorted(tracks.glob("*.wav")):
-        found = re.search(r"@(\w+?)__", path.name)
-        parts = read_midi(path.with_suffix(".mid"))
-        if found is None or len(parts) != 1:
+        bank, parts = bank_of(path), read_midi(path.with_suffix(".mid"))
+        if not bank or len(parts) != 1:
             continue
         audio = load_audio(path, RATE, channels=1)[0][0]
         energy = torch.stft(audio, 512, HOP, window=window, return_complex=True).abs().pow(2).sum(0).numpy()
@@ -67,7 +68,7 @@ def note_envelopes(tracks: Path, longest: float = 6.0) -> list[tuple[str, str, i
             first, last = int(round(start * FPS)), int(round(min(end, start + longest) * FPS))
             curve = log_energy[first:last]
             if len(curve) >= 10:
-                rows.append((found.group(1), program_name(parts[0].program), int(pitch),
+                rows.append((bank, program_name(parts[0].program), int(pitch),
                              curve - curve[: int(0.3 * FPS)].max()))
     return rows
 
@@ -153,7 +154,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     args = parser.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(THREADS)
     rows = note_envelopes(args.tracks)
     if not rows:
         raise SystemExit(f"no one-track renders in {args.tracks}: run `audiodiff data build-corpus --out data/corpus`")
@@ -163,8 +164,9 @@ def main() -> None:
     for path in pieces:
         reference = load_audio(path, RATE, channels=1)[0][0][: int(args.seconds * RATE)]
         n = reference.shape[-1]
-        tracks = [t for t in read_midi(path.with_suffix(".mid")) if len(window_notes(t.notes, 0.0, args.seconds))]
-        notes = [(window_notes(t.notes, 0.0, args.seconds), program_name(t.program)) for t in tracks]
+        windowed = [(window_notes(t.notes, 0.0, args.seconds), program_name(t.program))
+                    for t in read_midi(path.with_suffix(".mid"))]
+        notes = [(x, program) for x, program in windowed if len(x)]
         told = [bank_of(path)]
         sketches = {
             "generic envelope (the model's input)": sum(harmonic_sketch(x, RATE, n, harmonics=16) for x, _ in notes),
