@@ -1,4 +1,5 @@
-"""Quality metrics for enhancement: PESQ-WB, ESTOI, SI-SDR (torchmetrics) and log-spectral distance.
+"""Quality metrics for enhancement: PESQ-WB, ESTOI, SI-SDR (torchmetrics), log-spectral distance, and
+the non-intrusive DNSMOS P.835 (what a listener hears: no reference needed).
 
 All take ``estimate`` and ``reference`` ``[T]`` or ``[B, T]`` waveforms and return floats (means over B).
 """
@@ -50,10 +51,49 @@ def log_spectral_distance(estimate: torch.Tensor, reference: torch.Tensor, n_fft
     return diff.pow(2).mean(dim=1).sqrt().mean().item()
 
 
+DNSMOS_KEYS = ("sig", "bak", "ovrl")
+_dnsmos_model = None
+
+
+def _dnsmos():
+    """speechmos's DNSMOS P.835 model (ONNX files inside its wheel), built once, its onnxruntime
+    sessions on torch's thread count (onnxruntime would otherwise take every core)."""
+    global _dnsmos_model
+    if _dnsmos_model is None:
+        try:
+            import onnxruntime
+            from speechmos import dnsmos
+        except ImportError as err:
+            raise ImportError(f"DNSMOS needs PyPI speechmos and onnxruntime ({err}): "
+                              "pip install 'audiodiff[eval]'") from None
+        from pathlib import Path
+
+        folder = Path(dnsmos.__file__).parent / "dnsmos_models"
+        model = dnsmos.DNSMOS(str(folder / "sig_bak_ovr.onnx"), str(folder / "model_v8.onnx"))
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads, options.inter_op_num_threads = torch.get_num_threads(), 1
+        model.onnx_sess = onnxruntime.InferenceSession(model.primary_model_path, options)
+        model.p808_onnx_sess = onnxruntime.InferenceSession(str(folder / "model_v8.onnx"), options)
+        _dnsmos_model = model
+    return _dnsmos_model
+
+
+def dnsmos(estimate: torch.Tensor, sample_rate: int) -> dict[str, float]:
+    """DNSMOS P.835 (Reddy et al., ICASSP 2022) of one ``[T]`` waveform: ``{"sig": speech
+    distortion, "bak": background intrusiveness, "ovrl": overall}``, each a predicted mean opinion
+    score from 1 to 5 (higher is better), averaged over 9 s windows a second apart (shorter clips are
+    repeated to 9 s, as the DNS Challenge scores them). Needs no reference. Audio is resampled to 16 kHz
+    and clipped to [-1, 1]."""
+    wav = resample(estimate.reshape(-1).float(), sample_rate, 16_000).clamp(-1, 1).numpy()
+    scores = _dnsmos()(wav, 16_000, False)
+    return {key: float(scores[f"{key}_mos"]) for key in DNSMOS_KEYS}
+
+
 def speech_scores(estimate: torch.Tensor, reference: torch.Tensor, sample_rate: int) -> dict[str, float]:
-    """``{"pesq": ..., "estoi": ..., "si_sdr": ...}`` for one pair of ``[T]`` waveforms."""
+    """``{"pesq", "estoi", "si_sdr", "sig", "bak", "ovrl"}`` for one pair of ``[T]`` waveforms:
+    the intrusive scores against ``reference`` and DNSMOS P.835 of ``estimate`` (:func:`dnsmos`)."""
     return {"pesq": pesq_wb(estimate, reference, sample_rate), "estoi": estoi(estimate, reference, sample_rate),
-            "si_sdr": si_sdr(estimate, reference)}
+            "si_sdr": si_sdr(estimate, reference), **dnsmos(estimate, sample_rate)}
 
 
 def music_scores(estimate: torch.Tensor, reference: torch.Tensor, sample_rate: int) -> dict[str, float]:

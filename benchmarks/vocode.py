@@ -28,7 +28,7 @@ Run: ``python benchmarks/vocode.py [--limit 30] [--nfe 2 4 8] [--bandwidth-nfe 1
 
 from __future__ import annotations
 
-from enhance import THREADS, TRAINING, markdown, mean  # sets the thread count first
+from enhance import markdown, mean
 
 import argparse  # noqa: E402
 import csv  # noqa: E402
@@ -171,8 +171,9 @@ def main() -> None:
     parser.add_argument("--nfe", type=int, nargs="+", default=[2, 4, 8])
     parser.add_argument("--bandwidth-nfe", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    parser.add_argument("--threads", type=int, default=2, help="torch threads")
     args = parser.parse_args()
-    torch.set_num_threads(THREADS)
+    torch.set_num_threads(args.threads)
     files = sorted(args.dev.glob("*.wav"))[: args.limit]
     if not files:
         raise SystemExit(f"no dev files in {args.dev}: run `audiodiff data build-corpus --out data/corpus` first")
@@ -186,8 +187,8 @@ def main() -> None:
         writer = csv.DictWriter(f, fieldnames=fields)
         writer.writeheader()
         writer.writerows(rows)
-    where = (f"{len(files)} clean dev files ({args.dev}), this machine's CPU, {THREADS} thread(s)"
-             + (" (a training job was running)" if TRAINING else "") + f", torch {torch.__version__}, "
+    where = (f"{len(files)} clean dev files ({args.dev}), this machine's CPU, {args.threads} thread(s)"
+             f", torch {torch.__version__}, "
              f"torchaudio {torchaudio.__version__}")
     text = "\n\n".join([
         "# Vocoder and bandwidth extension", f"Run: `python benchmarks/vocode.py {' '.join(sys.argv[1:])}`; {where}.",

