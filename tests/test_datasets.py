@@ -10,7 +10,8 @@ import torch
 
 from audiodiff.audio import AudioError
 from audiodiff.data import datasets
-from audiodiff.data.datasets import MixtureDataset, PairedFolders, audio_files, coloured_noise
+from audiodiff.data.datasets import MixtureDataset, PairedFolders, audio_files
+from audiodiff.data.noises import coloured_noise
 from audiodiff.data.mixing import (
     MixParams,
     apply_mix,

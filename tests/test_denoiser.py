@@ -167,3 +167,36 @@ def test_bridge_loss_starts_at_the_observation_and_ends_at_the_data():
     assert torch.allclose(drift, torch.ones(4), atol=0.3)
     with pytest.raises(ValueError, match="bridge"):
         anywhere(Probe(), x0)
+
+
+def test_trajectory_loss_trains_at_the_sampler_own_intermediate_state():
+    from audiodiff.diffusion.denoiser import TrajectoryLoss
+    from audiodiff.diffusion.sampling import sample
+
+    calls = []
+
+    class Shrink(nn.Module):  # D(x) = 0.5 x: a sampler's states are easy to follow by hand
+        sigma_data = 0.5
+
+        def __init__(self):
+            super().__init__()
+            self.scale = nn.Parameter(torch.tensor(0.5))
+
+        def forward(self, x, sigma, cond=None):
+            calls.append((x.detach().clone(), sigma.detach().clone(), torch.is_grad_enabled()))
+            return self.scale * x
+
+    def schedule(n):
+        return get_sigmas_karras(n, 0.05, 0.5)
+
+    x0, start = torch.zeros(3, 1, 4, 5), torch.ones(3, 1, 4, 5)
+    loss = TrajectoryLoss(schedule, steps=(4,))(Shrink(), x0, start, generator=torch.Generator().manual_seed(0))
+    *sampled, (state, sigma, with_grad) = calls
+    taken = len(sampled)
+    assert 1 <= taken <= 3 and with_grad and not any(g for _, _, g in sampled)
+    assert torch.allclose(sigma, schedule(4)[taken].expand(3))  # an intermediate level, never the first or 0
+    expected = sample(Shrink(), sampled[0][0], schedule(4)[: taken + 1], "dpmpp_2m")
+    assert torch.allclose(state, expected, atol=1e-5)  # the state the sampler itself reaches
+    assert abs((sampled[0][0] - start).std().item() / 0.5 - 1) < 0.3  # started at the observation plus noise
+    loss.backward()
+    assert loss.item() > 0

@@ -15,6 +15,7 @@ from torch.utils.data import Dataset
 from audiodiff.audio import AUDIO_EXTENSIONS, AudioError, level_gain, load_audio
 from audiodiff.data.augment import SPEECH_SPEED_RANGE, augment_noise, augment_speech, source_length
 from audiodiff.data.mixing import apply_mix, sample_mix_params
+from audiodiff.data.noises import MACHINE_NOISES, click_noise, coloured_noise
 
 
 def audio_files(folder: str | Path) -> list[Path]:
@@ -26,28 +27,6 @@ def audio_files(folder: str | Path) -> list[Path]:
     if not files:
         raise AudioError(f"{folder}: no audio files ({', '.join(AUDIO_EXTENSIONS)})")
     return files
-
-
-def coloured_noise(rng: np.random.Generator, length: int, slope_db: float) -> torch.Tensor:
-    """Gaussian noise ``[1, length]`` whose spectrum falls ``slope_db`` dB per octave (0: white, -3: pink)."""
-    white = np.fft.rfft(rng.standard_normal(length))
-    freqs = np.maximum(np.arange(len(white)), 1)
-    shaped = np.fft.irfft(white * freqs ** (slope_db / (20 * np.log10(2))), length)
-    return torch.tensor(shaped / (shaped.std() + 1e-8), dtype=torch.float32)[None]
-
-
-def click_noise(rng: np.random.Generator, length: int, sample_rate: int) -> torch.Tensor:
-    """Impulsive noise ``[1, length]`` like typing or handling: short noise bursts (2-15 ms,
-    exponentially decaying, each with its own brightness and level) at 2-15 random instants per second."""
-    out = np.zeros(length)
-    count = rng.poisson(rng.uniform(2, 15) * length / sample_rate)
-    for start in rng.integers(0, length, size=count):
-        size = int(rng.uniform(0.002, 0.015) * sample_rate)
-        burst = rng.standard_normal(size) * np.exp(-np.arange(size) / (0.25 * size))
-        burst = np.diff(burst, prepend=0.0) if rng.random() < 0.5 else burst  # brighter or duller clicks
-        stop = min(length, start + size)
-        out[start:stop] += rng.uniform(0.1, 1.0) * burst[: stop - start]
-    return torch.tensor(out / (out.std() + 1e-8), dtype=torch.float32)[None]
 
 
 def normalize_pair(noisy: torch.Tensor, clean: torch.Tensor):
@@ -69,6 +48,8 @@ class MixtureDataset(Dataset):
             (spectral slope -6..+3 dB/octave) instead of a noise file.
         babble_probability: share of pairs whose noise is babble: 3-6 other clean segments summed.
         click_probability: share of pairs whose noise is impulsive (:func:`click_noise`).
+        machine_noise_probability: share of pairs whose noise is procedural hum, fan or traffic
+            rumble (:data:`~audiodiff.data.noises.MACHINE_NOISES`, one drawn alike).
         noise_probability: share of pairs that get noise at all; the others are ``(clean, clean)``
             (bandwidth extension and vocoders degrade their input otherwise; 0 gives clean only).
         noise_augment_probability: share of noise-file draws that are altered
@@ -84,7 +65,8 @@ class MixtureDataset(Dataset):
                  snr_range: tuple[float, float] = (-5.0, 15.0), gain_range: tuple[float, float] = (-30.0, -5.0),
                  reverb_probability: float = 0.3, length: int = 10_000, seed: int = 0,
                  synthetic_noise_probability: float = 0.15, babble_probability: float = 0.15,
-                 click_probability: float = 0.0, noise_probability: float = 1.0,
+                 click_probability: float = 0.0, machine_noise_probability: float = 0.0,
+                 noise_probability: float = 1.0,
                  noise_augment_probability: float = 0.0, speech_augment_probability: float = 0.0):
         self.clean_files = [f for folder in ([clean_dir] if isinstance(clean_dir, (str, Path)) else clean_dir)
                             for f in audio_files(folder)]
@@ -94,6 +76,7 @@ class MixtureDataset(Dataset):
         self.snr_range, self.gain_range, self.reverb_probability = snr_range, gain_range, reverb_probability
         self.synthetic_noise_probability, self.babble_probability = synthetic_noise_probability, babble_probability
         self.click_probability, self.noise_probability = click_probability, noise_probability
+        self.machine_noise_probability = machine_noise_probability
         self.noise_augment_probability = noise_augment_probability
         self.speech_augment_probability = speech_augment_probability
         self._cache: dict[Path, torch.Tensor] = {}
@@ -128,8 +111,12 @@ class MixtureDataset(Dataset):
         choice -= self.synthetic_noise_probability
         if choice < self.babble_probability:
             return sum(self._clean_segment(rng) for _ in range(int(rng.integers(3, 7))))
-        if choice - self.babble_probability < self.click_probability:
+        choice -= self.babble_probability
+        if choice < self.click_probability:
             return click_noise(rng, self.segment, self.sample_rate)
+        if choice - self.click_probability < self.machine_noise_probability:
+            generate = MACHINE_NOISES[rng.integers(len(MACHINE_NOISES))]
+            return generate(rng, self.segment, self.sample_rate)
         noise = self._load(self.noise_files[rng.integers(len(self.noise_files))])
         if self.noise_augment_probability and rng.random() < self.noise_augment_probability:
             return augment_noise(noise, self.segment, rng, self.sample_rate)

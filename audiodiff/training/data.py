@@ -19,8 +19,8 @@ class EnhancementData(L.LightningDataModule):
         val_noisy_dir, val_clean_dir: paired validation folders (whole files).
         val_limit: validate on the first N files only (None: all).
         segment_seconds, batch_size, num_workers, epoch_length, snr_range, reverb_probability,
-        synthetic_noise_probability, babble_probability, click_probability, noise_probability,
-        noise_augment_probability, speech_augment_probability, seed:
+        synthetic_noise_probability, babble_probability, click_probability, machine_noise_probability,
+        noise_probability, noise_augment_probability, speech_augment_probability, seed:
             as in MixtureDataset (``noise_probability: 0`` and no noise folder: clean audio only, for
             models whose observation degrades it, bandwidth extension and vocoders).
         train_midi_dir, val_midi_dir: music synthesis instead: folders of audio with aligned MIDI
@@ -38,7 +38,8 @@ class EnhancementData(L.LightningDataModule):
                  val_limit: int | None = 24, segment_seconds: float = 2.0, batch_size: int = 16, num_workers: int = 0,
                  epoch_length: int = 8_000, snr_range: tuple[float, float] = (-5.0, 15.0),
                  reverb_probability: float = 0.3, synthetic_noise_probability: float = 0.15,
-                 babble_probability: float = 0.15, click_probability: float = 0.0, noise_probability: float = 1.0,
+                 babble_probability: float = 0.15, click_probability: float = 0.0,
+                 machine_noise_probability: float = 0.0, noise_probability: float = 1.0,
                  noise_augment_probability: float = 0.0, speech_augment_probability: float = 0.0,
                  train_midi_dir: str | list[str] | None = None, val_midi_dir: str | None = None,
                  val_segment_seconds: float = 6.0, hop_length: int = 128, sketch_harmonics: int = 4,
@@ -66,6 +67,7 @@ class EnhancementData(L.LightningDataModule):
                                             synthetic_noise_probability=h.synthetic_noise_probability,
                                             babble_probability=h.babble_probability,
                                             click_probability=h.click_probability,
+                                            machine_noise_probability=h.machine_noise_probability,
                                             noise_probability=h.noise_probability,
                                             noise_augment_probability=h.noise_augment_probability,
                                             speech_augment_probability=h.speech_augment_probability)
