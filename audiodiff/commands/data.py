@@ -19,9 +19,12 @@ def configure(parser):
     build.add_argument("--prefix", default="/", help="root the packages are installed under")
     build.add_argument("--dev-speech", type=int, default=150, help="noisy/clean speech pairs in the dev set")
     build.add_argument("--dev-music", type=int, default=40, help="noisy/clean music pairs in the dev set")
+    build.add_argument("--dev-unseen", type=int, default=150,
+                       help="noisy/clean speech pairs in the unseen-sources dev set")
     build.add_argument("--seed", type=int, default=0)
     build.add_argument("--kinds", nargs="+", choices=KINDS, default=list(KINDS),
-                       help="what to build (default: all); speech enhancement needs speech and noise, "
+                       help="what to build (default: all); speech enhancement needs speech, noise and packages "
+                            "(other packages' recorded noise and voices, and the unseen-sources dev set), "
                             "MIDI synthesis rendered")
     build.add_argument("--no-screen", action="store_true",
                        help="keep game dialogue that DeepFilterNet3 changes a lot (effects, reverb, background); "
@@ -33,6 +36,7 @@ def data(args) -> int:
     from audiodiff.data.corpus import build_corpus
 
     summary = build_corpus(Path(args.out), Path(args.prefix), args.dev_speech, args.dev_music, args.seed,
-                           screen=not args.no_screen, kinds=tuple(args.kinds))
+                           screen=not args.no_screen, kinds=tuple(args.kinds),
+                           dev_unseen=args.dev_unseen)
     print(f"wrote {len(summary['files'])} source files and the dev sets to {args.out} (manifest.json)")
     return 0

@@ -22,6 +22,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import math
 from collections.abc import Callable
 from pathlib import Path
 
@@ -31,7 +32,8 @@ import torch
 from tqdm import tqdm
 
 from audiodiff.audio import AudioError, load_audio, save_audio
-from audiodiff.data.mixing import apply_mix, sample_mix_params
+from audiodiff.data import packages
+from audiodiff.data.mixing import TRAINING_ROOMS, UNSEEN_ROOMS, Rooms, apply_mix, sample_mix_params
 from audiodiff.data.screening import screen_speech
 from audiodiff.data.sources import Item, is_reserved, list_items, missing_packages
 from audiodiff.data.tracks import write_solo_tracks
@@ -119,30 +121,41 @@ def _segment(rng: np.random.Generator, files: list[Path], length: int) -> torch.
     return joined[:, start : start + length]
 
 
-def write_dev_pairs(out: Path, clean_files: list[Path], noise_files: list[Path], count: int, seconds: float,
-                    sample_rate: int, seed: int, desc: str) -> None:
-    """Fixed noisy/clean pairs: SNR buckets cycle -5..15 dB, noise kinds cycle, 30% reverberant."""
-    if not clean_files or not noise_files:
+def write_dev_pairs(out: Path, clean_files: list[Path], noises: dict[str, list[Path]], count: int, seconds: float,
+                    sample_rate: int, seed: int, desc: str, snrs: tuple[float, ...] = SNR_BUCKETS,
+                    rooms: tuple[Rooms, ...] = (TRAINING_ROOMS,), babble_files: list[Path] | None = None,
+                    with_clean: bool = False) -> None:
+    """Fixed noisy/clean pairs in ``out/{noisy,clean}`` and ``out/pairs.csv``: noise kinds cycle
+    (the keys of ``noises``, then ``babble`` of 4-8 voices from ``babble_files`` if given, then
+    ``none``, clean speech left as it is, if ``with_clean``), SNR buckets cycle through ``snrs``,
+    30% of the noisy pairs are reverberant in a room drawn from ``rooms``."""
+    if not clean_files or not any(noises.values()):
         return
-    by_kind: dict[str, list[Path]] = {}
-    for path in noise_files:
-        by_kind.setdefault(noise_kind(path.stem.replace("__", "/")), []).append(path)
-    kinds = sorted(by_kind)
+    kinds = sorted(k for k, files in noises.items() if files) + ["babble"] * bool(babble_files) + ["none"] * with_clean
     rng = np.random.default_rng(seed)
     length = int(seconds * sample_rate)
     rows = []
     for i in tqdm(range(count), desc=desc, unit="pair"):
         kind = kinds[i % len(kinds)]
-        snr = SNR_BUCKETS[(i // len(kinds)) % len(SNR_BUCKETS)]
+        snr = snrs[(i // len(kinds)) % len(snrs)]
         clean = _segment(rng, clean_files, length)
-        noise_path = by_kind[kind][rng.integers(len(by_kind[kind]))]
-        noise = _load(noise_path)
-        params = sample_mix_params(rng, snr_range=(snr, snr), noise_length=noise.shape[-1], reverb_probability=0.3)
-        noisy, target = apply_mix(clean, noise, params, sample_rate)
+        if kind == "none":
+            noise, source, snr = None, "", math.inf
+        elif kind == "babble":
+            noise = sum(_segment(rng, babble_files, length) for _ in range(int(rng.integers(4, 9))))
+            source = "babble"
+        else:
+            noise_path = noises[kind][rng.integers(len(noises[kind]))]
+            noise, source = _load(noise_path), noise_path.stem
+        level = 0.0 if noise is None else snr
+        params = sample_mix_params(rng, snr_range=(level, level), noise_length=1 if noise is None else noise.shape[-1],
+                                   reverb_probability=0.0 if noise is None else 0.3)
+        room = rooms[int(rng.integers(len(rooms)))] if len(rooms) > 1 else rooms[0]
+        noisy, target = apply_mix(clean, noise, params, sample_rate, room)
         name = f"{i:04d}.wav"
         save_audio(out / "noisy" / name, noisy, sample_rate)
         save_audio(out / "clean" / name, target, sample_rate)
-        rows.append({"file": name, "snr_db": snr, "noise_kind": kind, "noise": noise_path.stem,
+        rows.append({"file": name, "snr_db": snr, "noise_kind": kind, "noise": source,
                      "reverb": params.rir_seed is not None})
     with open(out / "pairs.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
@@ -150,7 +163,37 @@ def write_dev_pairs(out: Path, clean_files: list[Path], noise_files: list[Path],
         writer.writerows(rows)
 
 
-KINDS = ("speech", "noise", "music", "rendered")
+def by_noise_kind(files: list[Path]) -> dict[str, list[Path]]:
+    """The core sources' noise files grouped by :func:`noise_kind`."""
+    groups: dict[str, list[Path]] = {}
+    for path in files:
+        groups.setdefault(noise_kind(path.stem.replace("__", "/")), []).append(path)
+    return groups
+
+
+KINDS = ("speech", "noise", "music", "rendered", "packages")
+UNSEEN_SNRS = (-5.0, 0.0, 5.0, 10.0, 15.0, 20.0)
+
+
+def write_packaged_sources(out: Path, prefix: Path, manifest: list, count: int, seed: int) -> None:
+    """The recorded sound of :mod:`~audiodiff.data.packages`: its training noise into
+    ``train/noise/16000/packages/`` and voices into ``train/speech/packages/``; its unseen packages
+    into ``unseen/`` and from them the unseen-sources dev set ``dev/speech_unseen`` (``count`` pairs of
+    6 s: noise kinds, babble of 4-8 unseen voices and clean speech cycling, SNR -5 to 20 dB, rooms of
+    other sizes than training's)."""
+    for folders, split, noise_root, speech_root in (
+            (packages.TRAINING, "train", out / "train" / "noise" / "16000" / "packages", out / "train" / "speech" / "packages"),
+            (packages.UNSEEN, "unseen", out / "unseen" / "noise", out / "unseen" / "speech")):
+        noises = {}
+        for noise_kind_, listed in packages.items(prefix, folders, "noise").items():
+            folder = noise_root / noise_kind_
+            noises[noise_kind_] = write_items(listed, folder, out, SPEECH_RATE, split, manifest,
+                                              f"{split} {noise_kind_} noise")
+        voices = write_items(packages.items(prefix, folders, "speech", SPEECH_RATE).get("speech", []), speech_root,
+                             out, SPEECH_RATE, split, manifest, f"{split} voices")
+    write_dev_pairs(out / "dev" / "speech_unseen", voices, noises, count, 6.0, SPEECH_RATE, seed + 2,
+                    "unseen-sources dev pairs", snrs=UNSEEN_SNRS, rooms=UNSEEN_ROOMS, babble_files=voices,
+                    with_clean=True)
 
 
 def _manifest_entries(out: Path) -> list[dict]:
@@ -160,10 +203,11 @@ def _manifest_entries(out: Path) -> list[dict]:
 
 
 def build_corpus(out: Path, prefix: Path = Path("/"), dev_speech: int = 150, dev_music: int = 40,
-                 seed: int = 0, screen: bool | Callable = True, kinds: tuple[str, ...] = KINDS) -> dict:
+                 seed: int = 0, screen: bool | Callable = True, kinds: tuple[str, ...] = KINDS,
+                 dev_unseen: int = 150) -> dict:
     """Build ``kinds`` (default: everything) under ``out``; returns the manifest (also written to
-    ``manifest.json``). Speech enhancement needs ``speech`` and ``noise`` only; MIDI synthesis
-    ``rendered``.
+    ``manifest.json``). Speech enhancement needs ``speech``, ``noise`` and ``packages`` (the other
+    packages' recorded noise and voices, and the unseen-sources dev set); MIDI synthesis ``rendered``.
 
     ``screen``: move speech that a reference enhancer changes a lot (game dialogue with effects)
     out of the training and held-out folders before the dev pairs are mixed (see ``screening``);
@@ -179,7 +223,7 @@ def build_corpus(out: Path, prefix: Path = Path("/"), dev_speech: int = 150, dev
     if unknown:
         raise ValueError(f"unknown corpus kinds {', '.join(unknown)}: choose from {', '.join(KINDS)}")
     plan = [(kind, rate) for kind, rate in plan if kind in kinds]
-    listed = {kind: list_items(prefix, kind) for kind in kinds}
+    listed = {kind: list_items(prefix, kind) for kind in kinds if kind != "packages"}
     written = {(kind, split, rate): [] for kind in KINDS for split in ("train", "heldout")
                for rate in (SPEECH_RATE, MUSIC_RATE)}
     for kind, rate in plan:
@@ -205,11 +249,17 @@ def build_corpus(out: Path, prefix: Path = Path("/"), dev_speech: int = 150, dev
             if entry["kind"] == "speech" and not (out / entry["path"]).exists():
                 entry["screened_out"] = True  # moved to rejected/ (see speech_screen.csv)
     write_dev_pairs(out / "dev" / "speech", written[("speech", "heldout", SPEECH_RATE)],
-                    written[("noise", "heldout", SPEECH_RATE)], dev_speech, 4.0, SPEECH_RATE, seed, "dev speech pairs")
+                    by_noise_kind(written[("noise", "heldout", SPEECH_RATE)]), dev_speech, 4.0, SPEECH_RATE, seed, "dev speech pairs")
     write_dev_pairs(out / "dev" / "music", written[("music", "heldout", MUSIC_RATE)],
-                    written[("noise", "heldout", MUSIC_RATE)], dev_music, 6.0, MUSIC_RATE, seed + 1, "dev music pairs")
+                    by_noise_kind(written[("noise", "heldout", MUSIC_RATE)]), dev_music, 6.0, MUSIC_RATE, seed + 1, "dev music pairs")
+    if "packages" in kinds:
+        first = len(manifest)
+        write_packaged_sources(out, prefix, manifest, dev_unseen, seed)
+        for entry in manifest[first:]:
+            entry["group"] = "packages"
     built = set(kinds) | ({"tracks"} if "rendered" in kinds else set())
-    manifest = [entry for entry in _manifest_entries(out) if entry["kind"] not in built] + manifest
+    manifest = [entry for entry in _manifest_entries(out)
+                if entry.get("group", entry["kind"]) not in built] + manifest
     summary = {"prefix": str(prefix), "missing_packages": missing, "files": manifest}
     (out / "manifest.json").write_text(json.dumps(summary, indent=1))
     return summary

@@ -52,17 +52,33 @@ def sample_mix_params(rng: np.random.Generator, snr_range=(-5.0, 15.0), gain_ran
     )
 
 
-def room_impulse_response(seed: int, sample_rate: int) -> torch.Tensor:
+@dataclass(frozen=True)
+class Rooms:
+    """A range of shoebox rooms: size from ``smallest`` to ``largest`` (m), RT60 in ``rt60`` (s)."""
+
+    smallest: tuple[float, float, float]
+    largest: tuple[float, float, float]
+    rt60: tuple[float, float]
+
+
+TRAINING_ROOMS = Rooms((3, 3, 2.5), (10, 8, 4), (0.2, 0.8))
+UNSEEN_ROOMS = (Rooms((1.6, 1.4, 2.0), (2.8, 2.6, 2.4), (0.1, 0.35)),  # cars, booths, bathrooms
+                Rooms((12, 10, 4.5), (25, 18, 9), (0.9, 1.6)))  # halls, churches, stairwells
+"""Rooms of other sizes than training's, for the unseen-sources dev set: half small, half large."""
+
+
+def room_impulse_response(seed: int, sample_rate: int, rooms: Rooms = TRAINING_ROOMS) -> torch.Tensor:
     """A shoebox-room impulse response (image-source method, pyroomacoustics): ``[T_rir]``.
 
-    Room 3-10 m x 3-8 m x 2.5-4 m, RT60 0.2-0.8 s, source and microphone at random places at
-    least 0.5 m from the walls. Normalised to a unit direct-path peak.
+    Room and RT60 drawn from ``rooms`` (training: 3-10 m x 3-8 m x 2.5-4 m, RT60 0.2-0.8 s), source
+    and microphone at random places at least 0.5 m from the walls. Normalised to a unit
+    direct-path peak.
     """
     import pyroomacoustics as pra
 
     rng = np.random.default_rng(seed)
-    dims = rng.uniform([3, 3, 2.5], [10, 8, 4])
-    rt60 = rng.uniform(0.2, 0.8)
+    dims = rng.uniform(rooms.smallest, rooms.largest)
+    rt60 = rng.uniform(*rooms.rt60)
     absorption, max_order = pra.inverse_sabine(rt60, dims)
     room = pra.ShoeBox(dims, fs=sample_rate, materials=pra.Material(absorption), max_order=min(max_order, 12))
     room.add_source(rng.uniform(0.5, dims - 0.5))
@@ -88,17 +104,19 @@ def reverberate(clean: torch.Tensor, rir: torch.Tensor, sample_rate: int, early_
     return convolve(rir), convolve(early)
 
 
-def apply_mix(clean: torch.Tensor, noise: torch.Tensor, params: MixParams, sample_rate: int):
-    """Build one pair from ``clean`` and ``noise`` ``[1, T]``: ``(noisy, target)`` ``[1, T]``.
+def apply_mix(clean: torch.Tensor, noise: torch.Tensor | None, params: MixParams, sample_rate: int,
+              rooms: Rooms = TRAINING_ROOMS):
+    """Build one pair from ``clean`` and ``noise`` ``[1, T]``: ``(noisy, target)`` ``[1, T]``
+    (``noise`` None: no noise, only the room and the level).
 
     The target is the clean signal (dry, or direct sound + early reflections when reverberant),
     both scaled so the target sits at ``gain_db`` dB RMS; clipping is avoided by scaling both down.
     """
-    noise = fit_to_length(noise, clean.shape[-1], params.noise_offset)
     target = clean
     if params.rir_seed is not None:
-        clean, target = reverberate(clean, room_impulse_response(params.rir_seed, sample_rate), sample_rate)
-    noisy = mix_at_snr(clean, noise, params.snr_db)
+        clean, target = reverberate(clean, room_impulse_response(params.rir_seed, sample_rate, rooms), sample_rate)
+    noisy = clean if noise is None else mix_at_snr(clean, fit_to_length(noise, clean.shape[-1], params.noise_offset),
+                                                   params.snr_db)
     gain = 10 ** (params.gain_db / 20) / (power(target).sqrt() + EPS)
     noisy, target = noisy * gain, target * gain
     peak = max(noisy.abs().max().item(), target.abs().max().item())

@@ -71,7 +71,7 @@ class Item:
     midi: Callable[[], bytes] | None = None  # the MIDI a rendered item plays (written beside it as .mid)
 
 
-def _file_loader(path: Path) -> Callable[[int], torch.Tensor]:
+def file_loader(path: Path) -> Callable[[int], torch.Tensor]:
     def load(sample_rate: int) -> torch.Tensor:
         return load_audio(path, sample_rate=sample_rate, channels=1)[0]
 
@@ -101,7 +101,7 @@ def fillets_speech(prefix: Path) -> list[Item]:
     for path in sorted(root.glob("*/cs/*.ogg")):
         rel = path.relative_to(root).as_posix()
         if not is_reserved("fillets-ng-data-cs", rel):
-            items.append(Item(f"fillets-ng-data-cs/{rel}", "fillets-ng-data-cs", "speech", _file_loader(path), rel))
+            items.append(Item(f"fillets-ng-data-cs/{rel}", "fillets-ng-data-cs", "speech", file_loader(path), rel))
     return items
 
 
@@ -138,7 +138,7 @@ def moh_music(prefix: Path) -> list[Item]:
 def fillets_music(prefix: Path) -> list[Item]:
     """The game's soundtrack (Ogg); not on the reserved list."""
     root = prefix / FILLETS_MUSIC
-    return [Item(f"fillets-ng-data/music/{p.name}", "fillets-ng-data", "music", _file_loader(p), p.name)
+    return [Item(f"fillets-ng-data/music/{p.name}", "fillets-ng-data", "music", file_loader(p), p.name)
             for p in sorted(root.glob("*.ogg"))]
 
 
@@ -146,7 +146,7 @@ def sonic_pi_noise(prefix: Path) -> list[Item]:
     """Sonic Pi ambience, loops and textures (FLAC) minus the reserved names."""
     root = prefix / SONIC_PI
     return [
-        Item(f"sonic-pi-samples/{p.name}", "sonic-pi-samples", "noise", _file_loader(p), p.name)
+        Item(f"sonic-pi-samples/{p.name}", "sonic-pi-samples", "noise", file_loader(p), p.name)
         for p in sorted(root.glob("*.flac"))
         if p.name.startswith(SONIC_PI_NOISE_PREFIXES) and not is_reserved("sonic-pi-samples", p.name)
     ]
