@@ -153,6 +153,28 @@ def test_eval_prints_means_and_writes_csv(tmp_path, capsys):
     assert [r["file"] for r in rows] == ["a.wav", "b.wav"] and float(rows[0]["si_sdr"]) > 20
 
 
+def test_eval_never_dies_on_one_file_and_always_writes_its_csv(tmp_path, capsys):
+    clean = noisy_tone(1.0, seed=5)
+    save_audio(tmp_path / "clean" / "speech.wav", clean, 16_000)
+    save_audio(tmp_path / "enh" / "speech.wav", clean + 0.01 * torch.randn_like(clean), 16_000)
+    tone = torch.sin(torch.arange(22_050) / 22_050 * 2 * math.pi * 440)[None] * 0.3
+    save_audio(tmp_path / "clean" / "music.wav", tone, 22_050)
+    save_audio(tmp_path / "enh" / "music.wav", tone * 0.9, 22_050)
+    save_audio(tmp_path / "clean" / "silent.wav", torch.zeros(1, 16_000), 16_000)  # PESQ finds no utterance
+    save_audio(tmp_path / "enh" / "silent.wav", 1e-3 * torch.randn(1, 16_000), 16_000)
+    save_audio(tmp_path / "enh" / "orphan.wav", clean, 16_000)  # no reference
+    (tmp_path / "enh" / "broken.wav").write_bytes(b"not audio")
+    (tmp_path / "clean" / "broken.wav").write_bytes(b"not audio")
+    assert main(["eval", "--clean", str(tmp_path / "clean"), "--enhanced", str(tmp_path / "enh")]) == 0
+    err = capsys.readouterr().err
+    assert "orphan.wav: no reference" in err and "broken.wav" in err and "silent.wav: could not be scored" in err
+    rows = {r["file"]: r for r in csv.DictReader(open(tmp_path / "enh" / "metrics.csv"))}
+    assert set(rows) == {"speech.wav", "music.wav", "silent.wav", "broken.wav"}
+    assert rows["speech.wav"]["kind"] == "speech" and float(rows["speech.wav"]["ovrl"]) > 1
+    assert rows["music.wav"]["kind"] == "music" and float(rows["music.wav"]["lsd"]) >= 0
+    assert rows["music.wav"]["pesq"] == "nan" and rows["broken.wav"]["si_sdr"] == "nan"
+
+
 def test_export_takes_ema_weights_and_refuses_pickled_objects(tmp_path, tiny_model):
     ema_state = {f"ema.{k}": v + 1 for k, v in tiny_model.state_dict().items()}
     raw_state = {f"model.{k}": v for k, v in tiny_model.state_dict().items()}
