@@ -25,10 +25,13 @@ def test_training_and_unseen_packages_are_disjoint_and_never_reserved_or_core():
     assert {f.kind for f in packages.UNSEEN} == {"noise", "speech"}
 
 
-def _write(path, seconds, rate, seed):
+def _write(path, seconds, rate, seed, pauses=False):
+    """Noise, or with ``pauses`` a voice-like signal: loud for its first half, near silent after."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    sf.write(path, (0.3 * rng.standard_normal(int(seconds * rate))).astype(np.float32), rate)
+    x = 0.3 * np.random.default_rng(seed).standard_normal(int(seconds * rate))
+    if pauses:
+        x[len(x) // 2:] *= 1e-3
+    sf.write(path, x.astype(np.float32), rate)
 
 
 def _fixture(prefix):
@@ -37,11 +40,13 @@ def _fixture(prefix):
     for index, folder in enumerate(packages.TRAINING + packages.UNSEEN):
         pattern = folder.patterns[0].replace("**/", "").replace("*", f"x{index}")
         for copy in range(2 if folder.kind == "speech" else 1):
-            _write(prefix / folder.root / pattern.replace(f"x{index}", f"x{index}_{copy}", 1), 2.0, 22_050, index)
+            _write(prefix / folder.root / pattern.replace(f"x{index}", f"x{index}_{copy}", 1), 2.0, 22_050, index,
+                   pauses=folder.kind == "speech")
     stamps = next(f for f in packages.TRAINING if f.package == "tuxpaint-stamps-default")
     _write(prefix / stamps.root / "cat_desc.ogg", 1.0, 22_050, 99)
     voices = next(f for f in packages.UNSEEN if f.kind == "speech")
-    _write(prefix / voices.root / "xx" / "narrow.wav", 1.0, 8_000, 98)
+    _write(prefix / voices.root / "xx" / "narrow.wav", 1.0, 8_000, 98, pauses=True)
+    _write(prefix / voices.root / "xx" / "noisy_floor.ogg", 1.0, 22_050, 97)
 
 
 def test_unseen_dev_set_is_built_from_unseen_packages_only(tmp_path):
@@ -54,7 +59,9 @@ def test_unseen_dev_set_is_built_from_unseen_packages_only(tmp_path):
         assert (entry["split"] == "unseen") == (entry["package"] in unseen), entry
         assert entry["group"] == "packages"
     names = " ".join(entry["id"] for entry in manifest)
-    assert "_desc" not in names and "narrow" not in names
+    assert all("_desc" not in entry["id"] for entry in manifest if entry["kind"] == "noise")
+    assert "cat_desc" not in names and "narrow" not in names and "noisy_floor" not in names
+    assert (out / "rejected" / "unseen" / "speech" / "ktuberling-data__xx__noisy_floor.wav").exists()
     assert any(entry["kind"] == "speech" and entry["split"] == "train" for entry in manifest)
     with open(out / "dev" / "speech_unseen" / "pairs.csv") as f:
         rows = list(csv.DictReader(f))

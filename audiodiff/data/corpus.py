@@ -178,7 +178,8 @@ UNSEEN_SNRS = (-5.0, 0.0, 5.0, 10.0, 15.0, 20.0)
 def write_packaged_sources(out: Path, prefix: Path, manifest: list, count: int, seed: int) -> None:
     """The recorded sound of :mod:`~audiodiff.data.packages`: its training noise into
     ``train/noise/16000/packages/`` and voices into ``train/speech/packages/``; its unseen packages
-    into ``unseen/`` and from them the unseen-sources dev set ``dev/speech_unseen`` (``count`` pairs of
+    into ``unseen/`` (voices with a noisy floor go to ``rejected/``, see
+    :func:`~audiodiff.data.packages.keep_quiet_floor`) and from them the unseen-sources dev set ``dev/speech_unseen`` (``count`` pairs of
     6 s: noise kinds, babble of 4-8 unseen voices and clean speech cycling, SNR -5 to 20 dB, rooms of
     other sizes than training's)."""
     for folders, split, noise_root, speech_root in (
@@ -191,6 +192,11 @@ def write_packaged_sources(out: Path, prefix: Path, manifest: list, count: int, 
                                               f"{split} {noise_kind_} noise")
         voices = write_items(packages.items(prefix, folders, "speech", SPEECH_RATE).get("speech", []), speech_root,
                              out, SPEECH_RATE, split, manifest, f"{split} voices")
+        rejected = out / "rejected" / split / "speech"
+        voices = packages.keep_quiet_floor(voices, rejected)
+        gone = {path.relative_to(out).as_posix() for path in rejected.glob("*.wav")}
+        gone = {(speech_root / Path(p).name).relative_to(out).as_posix() for p in gone}
+        manifest[:] = [entry for entry in manifest if entry["path"] not in gone]
     write_dev_pairs(out / "dev" / "speech_unseen", voices, noises, count, 6.0, SPEECH_RATE, seed + 2,
                     "unseen-sources dev pairs", snrs=UNSEEN_SNRS, rooms=UNSEEN_ROOMS, babble_files=voices,
                     with_clean=True)
