@@ -29,9 +29,11 @@ class CheckpointError(ValueError):
 
 def checkpoint_dirs() -> list[Path]:
     """Where shipped names are looked up: ``$AUDIODIFF_CHECKPOINTS`` (``:``-separated), then the
-    repository's ``checkpoints/``."""
+    installed package's ``audiodiff/checkpoints/`` (a wheel carries the shipped models there), then
+    the source tree's ``checkpoints/`` (a checkout or an editable install)."""
     dirs = [Path(p) for p in os.environ.get("AUDIODIFF_CHECKPOINTS", "").split(os.pathsep) if p]
-    return dirs + [Path(__file__).resolve().parents[1] / "checkpoints"]
+    here = Path(__file__).resolve().parent
+    return dirs + [here / "checkpoints", here.parent / "checkpoints"]
 
 
 def shipped_names() -> list[str]:

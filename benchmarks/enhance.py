@@ -224,6 +224,7 @@ class System:
     run: Callable[[Wav, int], np.ndarray]
     nfe: int | None = None  # audiodiff rows only
     version: str = ""
+    model: str = ""  # audiodiff rows: the label of their checkpoint
 
     def prepare(self) -> None:
         """Untimed per-file set-up, when the system has any."""
@@ -261,8 +262,10 @@ def enhancer_run(enhancer: Enhancer) -> Callable[[Wav, int], np.ndarray]:
     return run
 
 
-def audiodiff_systems(model_name: str, nfes: list[int], kind: str, notes: list[str]) -> list[System]:
-    """One ``Enhancer`` per NFE over one loaded model; none (with a note) if the checkpoint is missing."""
+def audiodiff_systems(model_name: str, nfes: list[int], kind: str, notes: list[str], label: str = "audiodiff"
+                      ) -> list[System]:
+    """One ``Enhancer`` per NFE over one loaded model, rows named ``<label> NFE=n``; none (with a
+    note) if the checkpoint is missing."""
     try:
         model = from_pretrained(model_name)
     except CheckpointError as err:
@@ -274,12 +277,12 @@ def audiodiff_systems(model_name: str, nfes: list[int], kind: str, notes: list[s
         steps = steps_for_evaluations(SOLVER, nfe)
         enhancer = Enhancer(model, device="cpu", steps=steps, solver=SOLVER)
         real_nfe = function_evaluations(SOLVER, steps)
-        systems.append(System(f"audiodiff NFE={real_nfe}", enhancer_run(enhancer), nfe=real_nfe,
-                              version=f"model {model_name}"))
+        systems.append(System(f"{label} NFE={real_nfe}", enhancer_run(enhancer), nfe=real_nfe,
+                              version=f"model {model_name}", model=label))
     limit = model.config["sampling"].get("attenuation_limit_db")
     if limit is not None:  # what the limit does: the checkpoint's default steps without it
         enhancer = Enhancer(model, device="cpu", solver=SOLVER, attenuation_limit_db=math.inf)
-        name = f"audiodiff NFE={function_evaluations(SOLVER, enhancer.steps)}, no attenuation limit"
+        name = f"{label} NFE={function_evaluations(SOLVER, enhancer.steps)}, no attenuation limit"
         systems.append(System(name, enhancer_run(enhancer), version=""))
         notes.append(f"audiodiff {kind} rows mix the input back at the checkpoint's attenuation limit, "
                      f"{limit:g} dB, except the one marked 'no attenuation limit'")
@@ -402,10 +405,11 @@ def plot(rows: list[dict], systems: list[System], path: Path, title: str) -> Non
         def score(name, metric=metric):
             return mean([r[metric] for r in rows if r["system"] == name])
 
-        if ours:
-            ax.plot([s.nfe for s in ours], [score(s.name) for s in ours], "o-", color="k", label="audiodiff")
+        for shade, label in zip(("k", "0.55"), dict.fromkeys(s.model for s in ours)):
+            mine = [s for s in ours if s.model == label]
+            ax.plot([s.nfe for s in mine], [score(s.name) for s in mine], "o-", color=shade, label=label)
             ax.set_xscale("log", base=2)
-            ax.set_xticks([s.nfe for s in ours], [str(s.nfe) for s in ours])
+            ax.set_xticks([s.nfe for s in mine], [str(s.nfe) for s in mine])
         for i, peer in enumerate(s for s in systems if s.nfe is None):
             ax.axhline(score(peer.name), color=f"C{i}", linestyle="--" if peer.name == "noisy" else "-",
                        label=peer.name)
@@ -428,7 +432,7 @@ def preamble(args, systems: list[System], notes: list[str]) -> str:
              "Cells with several numbers follow the order in the table title. "
              "RTF = processing seconds / audio seconds (includes resampling).", "",
              "Systems: " + "; ".join(f"{s.name} ({s.version})" for s in systems if s.version and s.nfe is None)
-             + f"; audiodiff: `Enhancer(..., solver=\"{SOLVER}\")`, speech model `{args.model}`, "
+             + f"; audiodiff: `Enhancer(..., solver=\"{SOLVER}\")`, speech model(s) `{' '.join(args.model)}`, "
              f"music model `{args.music_model}`, seed 0."]
     lines += [""] + [f"- {note}" for note in notes] if notes else []
     return "\n".join(lines)
@@ -446,7 +450,8 @@ def main() -> None:
     parser.add_argument("--sets", nargs="+", choices=("speech", "unseen", "music"), default=["unseen", "speech", "music"])
     parser.add_argument("--limit", type=int, default=None, help="files per set (a fixed random subset)")
     parser.add_argument("--nfe", type=int, nargs="+", default=[1, 2, 4, 8, 16])
-    parser.add_argument("--model", default="speech-enhance")
+    parser.add_argument("--model", nargs="+", default=["speech-enhance"],
+                        help="speech checkpoints (names or folders); with several, rows are labelled by name")
     parser.add_argument("--music-model", default="music-enhance")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     parser.add_argument("--threads", type=int, default=2, help="torch and onnxruntime threads for every system")
@@ -460,11 +465,12 @@ def main() -> None:
     notes: list[str] = []
     peers = load_peers(notes)
     folders = {"unseen": (args.unseen_dir, args.model), "speech": (args.speech_dir, args.model),
-               "music": (args.music_dir, args.music_model)}
+               "music": (args.music_dir, [args.music_model])}
     sets = {kind: folders[kind] for kind in args.sets}
     sections, all_systems = [], list(peers)
     for kind, (folder, model) in sets.items():
-        systems = peers + audiodiff_systems(model, args.nfe, kind, notes)
+        systems = peers + [system for name in model for system in audiodiff_systems(
+            name, args.nfe, kind, notes, "audiodiff" if len(model) == 1 else f"audiodiff[{Path(name).name}]")]
         all_systems += [s for s in systems if s not in all_systems]
         rows = evaluate(kind, folder, load_pairs(folder, args.limit), systems)
         write_csv(args.out / f"enhance_{kind}.csv", rows)
