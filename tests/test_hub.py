@@ -339,3 +339,13 @@ def test_model_config_errors_name_the_key(change, word):
     with pytest.raises(ConfigError) as info:
         DiffusionModel(config)
     assert word in str(info.value)
+
+
+def test_info_without_a_model_lists_every_shipped_model_with_task_and_rate(capsys):
+    from audiodiff.cli import main
+    from audiodiff.hub import shipped_names
+
+    assert main(["info"]) == 0
+    lines = capsys.readouterr().out.splitlines()[1:]
+    assert sorted(line.split()[0] for line in lines) == shipped_names()
+    assert any(line.split()[:3] == ["speech-enhance", "speech-enhance", "16000"] for line in lines)
