@@ -158,12 +158,20 @@ def save_audio(
     return path
 
 
+RESAMPLING = {"resampling_method": "sinc_interp_kaiser", "lowpass_filter_width": 64,
+              "rolloff": 0.9475937167399596, "beta": 14.769656459379492}
+"""A sharp Kaiser-windowed sinc (64 zero crossings each side, pass band to 94.8% of the lower Nyquist
+frequency, beta 14.77: the parameters of resampy's ``kaiser_best``): over 85 dB of rejection above
+the lower band edge, so neither images (up) nor aliases (down) are heard. torchaudio's default
+(Hann window, 6 zero crossings, roll-off 0.99) leaves them at -15 to -21 dB."""
+
+
 def resample(wav: torch.Tensor, orig_rate: int, new_rate: int) -> torch.Tensor:
-    """Band-limited resampling (torchaudio, windowed sinc) along the last axis of ``[..., T]``."""
+    """Band-limited resampling along the last axis of ``[..., T]`` (torchaudio, :data:`RESAMPLING`)."""
     if orig_rate == new_rate:
         return wav
     g = math.gcd(int(orig_rate), int(new_rate))
-    return taF.resample(wav, int(orig_rate) // g, int(new_rate) // g)
+    return taF.resample(wav, int(orig_rate) // g, int(new_rate) // g, **RESAMPLING)
 
 
 def chunk_starts(length: int, chunk: int, hop: int) -> list[int]:

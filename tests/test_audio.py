@@ -334,3 +334,32 @@ def test_overlap_add_cross_fades_between_chunks():
     assert fade[0] > 0 and fade[-1] < 1
     assert torch.all(fade[1:] > fade[:-1])
     assert torch.allclose(out[0, :80], torch.zeros(80)) and torch.allclose(out[0, 100:], torch.ones(80))
+
+
+PIPELINE_RATES = (8_000, 16_000, 22_050, 44_100, 48_000)  # models' rates and the usual file rates
+
+
+def _band_db(x: torch.Tensor, rate: int, lo: float, hi: float) -> float:
+    """Mean power in dB of ``[T]`` between ``lo`` and ``hi`` Hz (Hann-windowed periodogram)."""
+    power = torch.fft.rfft(x * torch.hann_window(x.shape[-1], dtype=x.dtype)).abs() ** 2
+    freqs = torch.fft.rfftfreq(x.shape[-1], 1 / rate)
+    return 10 * torch.log10(power[(freqs >= lo) & (freqs < hi)].mean()).item()
+
+
+@pytest.mark.parametrize("orig", PIPELINE_RATES)
+@pytest.mark.parametrize("new", PIPELINE_RATES)
+def test_resampling_rejects_images_and_aliases_by_60_db(orig, new):
+    if orig == new:
+        return
+    from audiodiff.audio import resample
+
+    edge = min(orig, new) / 2
+    noise = torch.randn(2 * orig, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    out = resample(noise, orig, new)
+    if new > orig:  # white noise up: nothing new above the old band edge
+        assert _band_db(out, new, 100, 0.9 * edge) - _band_db(out, new, edge, new / 2) >= 60
+    else:  # noise above the new band edge down: nothing folds into the band
+        spectrum = torch.fft.rfft(noise)
+        spectrum[torch.fft.rfftfreq(noise.shape[-1], 1 / orig) < edge] = 0
+        high = resample(torch.fft.irfft(spectrum, noise.shape[-1]), orig, new)
+        assert _band_db(out, new, 100, 0.9 * edge) - _band_db(high, new, 100, edge) >= 60
