@@ -13,6 +13,7 @@ from pathlib import Path
 import soundfile as sf
 import torch
 
+from audiodiff.commands.files import count
 from audiodiff.hub import save_pretrained
 from audiodiff.model import DiffusionModel
 
@@ -62,8 +63,8 @@ def test_killed_denoise_leaves_no_partial_output_and_a_rerun_finishes_the_rest(t
     rerun = _denoise(inputs, out, ckpt)
     stdout, stderr = rerun.communicate(timeout=900)
     assert rerun.returncode == 0, stderr[-3000:]
-    assert f"skipping {len(finished)} file(s) already enhanced" in stdout
-    assert f"enhanced {FILES - len(finished)} file(s)" in stdout
+    assert f"skipping {count(len(finished))} already enhanced" in stdout
+    assert f"enhanced {count(FILES - len(finished))}" in stdout
     assert sorted(p.name for p in out.glob("*.wav")) == sorted(f"f{i}.wav" for i in range(FILES))
     for name, mtime in finished.items():
         assert (out / name).stat().st_mtime_ns == mtime, f"{name} was redone"
@@ -116,7 +117,7 @@ def test_two_inputs_with_one_output_name_are_refused(tmp_path):
     assert same == [(Path("a/x.wav"), out / "x.wav")]  # one file named twice is done once
 
 
-def test_a_file_that_cannot_be_written_fails_alone(tmp_path, one_thread, capsys):
+def test_an_output_folder_that_cannot_be_written_is_refused_before_any_compute(tmp_path, one_thread, capsys):
     from audiodiff.cli import main
 
     tiny = {**CONFIG, "backbone": {"name": "bandsplit", "args": {**CONFIG["backbone"]["args"], "channels": 16,
@@ -130,8 +131,8 @@ def test_a_file_that_cannot_be_written_fails_alone(tmp_path, one_thread, capsys)
     (out / "blocked").write_text("a file where the output folder should be")
     code = main(["denoise", str(inputs), "-o", str(out), "--model", str(ckpt), "--device", "cpu"])
     err = capsys.readouterr().err
-    assert code == 1 and "1 file(s) failed" in err and "could not write" in err and "a.wav" in err
-    assert (out / "free" / "b.wav").is_file()
+    assert code == 2 and f"{out / 'blocked'}: cannot write there" in err
+    assert not (out / "free" / "b.wav").exists()  # refused before the model ran
 
 
 def test_stale_parts_are_listed_once_per_folder_and_matched_by_name(tmp_path):

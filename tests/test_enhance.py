@@ -126,7 +126,7 @@ def test_denoise_folder_keeps_names_skips_done_and_reports_bad_files(tmp_path, c
     before = (out / "a.wav").stat().st_mtime_ns
     (src / "broken.wav").unlink()
     assert main(["denoise", str(src), "-o", str(out), "--model", str(checkpoint), "--device", "cpu"]) == 0
-    assert "skipping 2 file(s)" in capsys.readouterr().out
+    assert "skipping 2 files" in capsys.readouterr().out
     assert (out / "a.wav").stat().st_mtime_ns == before
 
 

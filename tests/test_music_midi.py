@@ -419,7 +419,7 @@ def test_cli_renders_good_files_reports_bad_ones_and_resumes(tmp_path, monkeypat
     (scores / "broken.mid").unlink()
     assert main(argv) == 0
     assert (out / "sub" / "a.wav").stat().st_mtime_ns == before  # finished files are not redone
-    assert "skipping 1 file(s) already done" in capsys.readouterr().out
+    assert "skipping 1 file already done" in capsys.readouterr().out
 
 
 def test_cli_refuses_a_bank_the_model_does_not_know(tmp_path, monkeypatch):

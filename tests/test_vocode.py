@@ -184,7 +184,7 @@ def test_vocode_command_mels_audio_and_bad_files(tmp_path, one_thread, capsys):
     captured = capsys.readouterr()
     assert code == 1
     assert "wrong_bands.npy: expected a log-mel [80, frames]" in captured.err and "pickled.npy" in captured.err
-    assert "wrote 2 file(s)" in captured.out
+    assert "wrote 2 files" in captured.out
     data, rate = sf.read(str(out / "sub" / "utt.wav"))
     assert rate == RATE and data.shape == ((mel.shape[-1] - 1) * 256,)
     data, rate = sf.read(str(out / "take.flac"))
@@ -192,7 +192,7 @@ def test_vocode_command_mels_audio_and_bad_files(tmp_path, one_thread, capsys):
     assert (out / "take.png").is_file() and not (out / "sub" / "utt.png").exists()  # a mel has no input audio
     # rerun: everything done is skipped
     assert main(["vocode", str(inputs / "sub"), "-o", str(out / "sub"), "--model", str(ckpt), "--device", "cpu"]) == 0
-    assert "skipping 1 file(s) already done" in capsys.readouterr().out
+    assert "skipping 1 file already done" in capsys.readouterr().out
 
 
 def test_bandwidth_command_refuses_mels_and_restores_rate(tmp_path, one_thread, capsys):

@@ -9,42 +9,43 @@ import soundfile as sf
 
 from audiodiff.audio import AUDIO_EXTENSIONS, chunk_starts, load_audio
 from audiodiff.commands import verb
-from audiodiff.commands.files import collect_inputs, output_paths, pending, report, run_files
-from audiodiff.diffusion.sampling import SAMPLERS
+from audiodiff.commands.files import (
+    add_run_options,
+    check_task,
+    non_negative_float,
+    plan_jobs,
+    positive_int,
+    report,
+    run_files,
+)
 from audiodiff.pipelines.writing import remove_stale_parts
+
+TASKS = ("speech-enhance", "music-enhance", "generic")
 
 
 def configure(parser):
     parser.add_argument("inputs", nargs="+", metavar="IN", help="audio files, folders (searched recursively) or globs")
     parser.add_argument("-o", "--output", required=True, metavar="OUT",
                         help="output folder (relative names are kept); a file name when IN is one file")
-    parser.add_argument("--model", default="speech-enhance", help="shipped name or checkpoint folder")
-    parser.add_argument("--steps", type=int, default=None, help="sampler steps (default: the checkpoint's)")
-    parser.add_argument("--solver", choices=SAMPLERS.names(), default=None, help="sampler (default: the checkpoint's)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed: same seed, same output")
-    parser.add_argument("--attenuation-limit", type=float, default=None, metavar="DB",
+    parser.add_argument("--model", default="speech-enhance",
+                        help="shipped name (speech-enhance, music-enhance) or checkpoint folder")
+    add_run_options(parser, plot_help="also write a noisy-vs-enhanced spectrogram PNG per file")
+    parser.add_argument("--attenuation-limit", type=non_negative_float, default=None, metavar="DB",
                         help="remove at most DB decibels: mixes 10^(-DB/20) of the input back, which keeps a "
                              "floor under spectral holes (default: the checkpoint's; music-enhance 20, "
                              "speech-enhance none; inf: none)")
-    parser.add_argument("--batch-size", type=int, default=8, help="chunks per model call (memory ~ batch x chunk)")
-    parser.add_argument("--chunk-seconds", type=float, default=4.0, help="length of the chunks long input is cut into")
-    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="where the model runs")
-    parser.add_argument("--plot", action="store_true", help="also write a noisy-vs-enhanced spectrogram PNG per file")
-    parser.add_argument("--overwrite", action="store_true", help="redo files whose output exists (default: skip them)")
-    parser.add_argument("--devices", type=int, default=1,
+    parser.add_argument("--devices", type=positive_int, default=1,
                         help="processes per node (GPUs, or CPU processes without CUDA); above 1, each takes a "
                              "disjoint shard of the files (Lightning predict loop, DDP)")
-    parser.add_argument("--num-nodes", type=int, default=1, help="nodes of a torchrun or SLURM launch")
+    parser.add_argument("--num-nodes", type=positive_int, default=1, help="nodes of a torchrun or SLURM launch")
 
 
 @verb("denoise", "enhance noisy recordings (speech or music) with a diffusion model", configure)
 def denoise(args) -> int:
     from audiodiff.pipelines.enhance import Enhancer
 
-    jobs = output_paths(collect_inputs(args.inputs, AUDIO_EXTENSIONS), Path(args.output), AUDIO_EXTENSIONS)
-    todo = pending(jobs, args.overwrite)
-    if len(todo) < len(jobs):
-        print(f"skipping {len(jobs) - len(todo)} file(s) already enhanced (use --overwrite to redo them)")
+    check_task(args.model, TASKS, "denoise")
+    jobs, todo = plan_jobs(args.inputs, AUDIO_EXTENSIONS, args.output, args.overwrite, done="enhanced")
     enhancer = Enhancer(args.model, device="cpu" if args.devices * args.num_nodes > 1 else args.device,
                         steps=args.steps, solver=args.solver, chunk_seconds=args.chunk_seconds,
                         batch_size=args.batch_size, attenuation_limit_db=args.attenuation_limit)
@@ -74,7 +75,8 @@ def _denoise_distributed(args, jobs, enhancer) -> int:
     if result is None:  # not rank 0: rank 0 reports for everyone
         return 0
     per_rank, failures = result
-    print(f"{len(per_rank)} processes enhanced " + " + ".join(str(len(w)) for w in per_rank) + " file(s)")
+    print(f"{len(per_rank)} processes enhanced " + " + ".join(str(len(w)) for w in per_rank)
+          + f" {'file' if sum(len(w) for w in per_rank) == 1 else 'files'}")
     return report(args.output, sum(len(w) for w in per_rank), failures, args.plot)
 
 

@@ -1,35 +1,143 @@
-"""What ``denoise`` and ``vocode`` share: inputs from files, folders and globs, output names that
-stay inside the output folder, skipping finished outputs, one pipeline over all files with a
-progress bar, atomic writes, and a summary of the files that failed."""
+"""What the file-processing verbs (``denoise``, ``vocode``, ``synth``) share: their common options,
+checked when parsed; inputs from files, folders and globs, checked before anything else; output names
+that stay inside the output folder, in a format that can be written, in a folder that can be
+written; skipping finished outputs; one pipeline over all files with a progress bar; atomic writes;
+and a summary of the files that failed."""
 
 from __future__ import annotations
 
+import argparse
 import glob
 import sys
+import tempfile
 from pathlib import Path
 from typing import Callable
 
+import soundfile as sf
 import torch
 from tqdm import tqdm
 
 from audiodiff.audio import AudioError, resample
+from audiodiff.diffusion.sampling import SAMPLERS
 from audiodiff.pipelines.writing import write_enhanced
+
+
+def count(n: int, noun: str = "file") -> str:
+    """``"1 file"``, ``"2 files"``."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _checked(kind, test, wanted: str):
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not test(value):
+            raise argparse.ArgumentTypeError(f"{text} is not {wanted}")
+        return value
+
+    parse.__name__ = wanted  # argparse names the type in its messages
+    return parse
+
+
+positive_int = _checked(int, lambda v: v >= 1, "a whole number of at least 1")
+non_negative_int = _checked(int, lambda v: v >= 0, "a whole number of at least 0")
+positive_float = _checked(float, lambda v: v > 0, "a number above 0")
+non_negative_float = _checked(float, lambda v: v >= 0, "a number of at least 0")
+
+
+def add_run_options(parser: argparse.ArgumentParser, plot_help: str) -> None:
+    """The options every file-processing verb takes: sampler, seed, batching, device, plot, overwrite."""
+    parser.add_argument("--steps", type=positive_int, default=None, help="sampler steps (default: the checkpoint's)")
+    parser.add_argument("--solver", choices=SAMPLERS.names(), default=None, help="sampler (default: the checkpoint's)")
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="random seed: same seed, same output")
+    parser.add_argument("--batch-size", type=positive_int, default=8,
+                        help="chunks per model call (memory ~ batch x chunk)")
+    parser.add_argument("--chunk-seconds", type=positive_float, default=4.0,
+                        help="length of the chunks long input is cut into")
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="where the model runs")
+    parser.add_argument("--plot", action="store_true", help=plot_help)
+    parser.add_argument("--overwrite", action="store_true", help="redo files whose output exists (default: skip them)")
+
+
+def check_task(model: str, tasks: tuple[str, ...], verb: str) -> None:
+    """ValueError unless the checkpoint ``model`` (name or folder) was trained for one of ``tasks``;
+    reads only its config, before anything heavy loads."""
+    from audiodiff.hub import load_config, resolve
+
+    task = load_config(resolve(model)).get("task", "generic")
+    if task not in tasks:
+        raise ValueError(f"{model} is a {task} model; {verb} takes {' or '.join(t for t in tasks if t != 'generic')} "
+                         "models (audiodiff info lists them)")
+
+
+WRITABLE = {".wav", ".flac", ".ogg", ".oga"}
+"""Output containers ``audio.save_audio`` writes; other names (.mp3, .aiff, ...) are written as FLAC."""
+
+
+def plan_jobs(inputs: list[str], extensions: tuple[str, ...], output: str, overwrite: bool,
+              rename: Callable[[Path], Path] = lambda rel: rel, done: str = "done") -> tuple[list, list]:
+    """``(jobs, todo)``: every ``(input, output file)`` pair, and those still to do. Before any model
+    loads, it raises ValueError for an input that does not exist, a folder or glob with no input
+    files, several inputs into one file name, or an output folder that cannot be written; output
+    names in a format that cannot be written become ``.flac`` (with a note)."""
+    pairs = collect_inputs(inputs, extensions)
+    missing = [str(src) for src, _ in pairs if not src.exists()]
+    if missing:
+        raise ValueError(f"{', '.join(missing)}: no such file")
+    out = Path(output)
+    if len(pairs) > 1 and out.suffix.lower() in extensions + tuple(WRITABLE) and not out.is_dir():
+        raise ValueError(f"{count(len(pairs))} cannot all be written to one file, {out}: give a folder")
+    jobs = output_paths([(src, rename(rel)) for src, rel in pairs], out, extensions + tuple(WRITABLE))
+    jobs = writable_names(jobs)
+    check_writable({dst.parent for _, dst in jobs})
+    todo = pending(jobs, overwrite)
+    if len(todo) < len(jobs):
+        print(f"skipping {count(len(jobs) - len(todo))} already {done} (use --overwrite to redo them)")
+    return jobs, todo
+
+
+def writable_names(jobs: list[tuple[Path, Path]]) -> list[tuple[Path, Path]]:
+    """Outputs whose format cannot be written (MP3 and other read-only codecs) renamed to ``.flac``."""
+    renamed = [(src, dst if dst.suffix.lower() in WRITABLE else dst.with_suffix(".flac")) for src, dst in jobs]
+    changed = sorted({dst.suffix for (_, dst), (_, new) in zip(jobs, renamed) if dst != new})
+    if changed:
+        print(f"note: {', '.join(changed)} cannot be written; those outputs are written as .flac")
+    return renamed
+
+
+def check_writable(folders: set[Path]) -> None:
+    """Create each output folder and write a probe file in it; ValueError naming the folder if it fails."""
+    for folder in sorted(folders):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=folder):
+                pass
+        except OSError as err:
+            raise ValueError(f"{folder}: cannot write there ({err.strerror or err})") from None
 
 
 def collect_inputs(inputs: list[str], extensions: tuple[str, ...]) -> list[tuple[Path, Path]]:
     """``(input file, relative output name)`` for files, folders (files with ``extensions``,
-    recursively) and glob patterns."""
+    recursively) and glob patterns; a folder or glob that yields no such file is a ValueError (a
+    missing plain file is returned, for the caller to report)."""
     found = []
     for spec in inputs:
         path = Path(spec)
         if path.is_dir():
-            found += [(p, p.relative_to(path)) for p in sorted(path.rglob("*")) if p.suffix.lower() in extensions]
+            these = [(p, p.relative_to(path)) for p in sorted(path.rglob("*")) if p.suffix.lower() in extensions]
         elif path.exists():
-            found.append((path, Path(path.name)))
+            these = [(path, Path(path.name))]
         elif any(ch in spec for ch in "*?["):
-            found += [(Path(p), Path(Path(p).name)) for p in sorted(glob.glob(spec, recursive=True)) if Path(p).is_file()]
+            these = [(Path(p), Path(Path(p).name)) for p in sorted(glob.glob(spec, recursive=True))
+                     if Path(p).is_file() and Path(p).suffix.lower() in extensions]
         else:
-            found.append((path, Path(path.name)))  # reported as missing when loaded
+            these = [(path, Path(path.name))]
+        if not these:
+            raise ValueError(f"{spec}: no input files ({', '.join(extensions)}) in this "
+                             f"{'folder' if path.is_dir() else 'pattern'}")
+        found += these
     return found
 
 
@@ -102,9 +210,9 @@ def report(output: str, written: int, failures: list[str], plot: bool, verb: str
     """Print where the outputs are and which files failed; the exit code (1 if any failed)."""
     where = Path(output)
     plots = f" (spectrogram: {where.with_suffix('.png')})" if where.suffix else " (spectrogram PNGs beside them)"
-    print(f"{verb} {written} file(s) -> {where}" + (plots if plot else ""))
+    print(f"{verb} {count(written)} -> {where}" + (plots if plot and written else ""))
     if failures:
-        print(f"{len(failures)} file(s) failed:", file=sys.stderr)
+        print(f"{count(len(failures))} failed:", file=sys.stderr)
         for line in failures:
             print(f"  {line}", file=sys.stderr)
         return 1

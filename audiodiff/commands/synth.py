@@ -1,37 +1,36 @@
-"""``audiodiff synth --midi song.mid -o out.wav``: render MIDI files to audio with the music-midi model."""
+"""``audiodiff synth song.mid -o out.wav``: render MIDI files to audio with the music-midi model."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from tqdm import tqdm
 
-from audiodiff.audio import AUDIO_EXTENSIONS, AudioError
+from audiodiff.audio import AudioError
 from audiodiff.commands import verb
-from audiodiff.commands.files import collect_inputs, output_paths, pending, report
+from audiodiff.commands.files import add_run_options, check_task, non_negative_float, plan_jobs, report
 from audiodiff.data.aligned import MIDI_SUFFIXES
 from audiodiff.data.notes import FAMILIES
-from audiodiff.diffusion.sampling import SAMPLERS
 from audiodiff.pipelines.writing import remove_stale_parts, write_enhanced
 
 EPILOG = f"""\
 Every pitched track is rendered by the instrument family of its General MIDI program (drum tracks
 are left out), or all of them by --instrument: a program number (0-127), an instrument name
-('violin', 'acoustic grand piano') or a family ({', '.join(FAMILIES)}). The model knows
-instrument families, so 'violin' and 'cello' both mean strings. Output: mono .wav at the model's
-rate (22.05 kHz), as long as the music plus one second.
+('violin', 'acoustic grand piano') or a family ({', '.join(FAMILIES)}). The model is told both the
+program and its family, so 'violin' and 'cello' sound apart, and a family name ('strings') leaves
+the program open. Output: mono .wav at the model's rate (22.05 kHz), as long as the music plus one
+second.
 
 examples:
-  audiodiff synth --midi song.mid -o song.wav
-  audiodiff synth --midi song.mid -o song_violin.wav --instrument violin --guidance 2 --seed 3
-  audiodiff synth --midi scores/ -o renders/ --plot          # every .mid/.midi under scores/
+  audiodiff synth song.mid -o song.wav
+  audiodiff synth song.mid -o song_violin.wav --instrument violin --guidance 2 --seed 3
+  audiodiff synth scores/ -o renders/ --plot          # every .mid/.midi under scores/
 """
 
 
 def configure(parser):
     parser.epilog = EPILOG
-    parser.add_argument("--midi", nargs="+", required=True, metavar="MIDI",
+    parser.add_argument("inputs", nargs="*", metavar="MIDI",
                         help="MIDI files (.mid, .midi), folders (searched recursively) or globs")
+    parser.add_argument("--midi", nargs="+", default=[], metavar="MIDI", help="the same, for scripts that name it")
     parser.add_argument("-o", "--output", required=True, metavar="OUT",
                         help="output folder (relative names are kept, as .wav); a .wav name when MIDI is one file")
     parser.add_argument("--instrument", default=None,
@@ -42,22 +41,10 @@ def configure(parser):
                         help="imitate one of the sound banks the model was trained on (music-midi: fluidr3, "
                              "timgm6mb, musescore; default: none in particular)")
     parser.add_argument("--model", default="music-midi", help="shipped name or checkpoint folder")
-    parser.add_argument("--steps", type=int, default=None, help="sampler steps (default: the checkpoint's)")
-    parser.add_argument("--solver", choices=SAMPLERS.names(), default=None, help="sampler (default: the checkpoint's)")
-    parser.add_argument("--guidance", type=float, default=None,
+    add_run_options(parser, plot_help="also write a spectrogram PNG (the notes' harmonic sketch above the rendering)")
+    parser.add_argument("--guidance", type=non_negative_float, default=None,
                         help="classifier-free guidance toward the instrument: 1 = none, 2-3 = stronger "
                              "(default: the checkpoint's; each step then costs two model calls)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed: same seed, same output")
-    parser.add_argument("--batch-size", type=int, default=8, help="chunks per model call (memory ~ batch x chunk)")
-    parser.add_argument("--chunk-seconds", type=float, default=4.0, help="length of the chunks music is cut into (they overlap by a quarter, at most 0.5 s)")
-    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="where the model runs")
-    parser.add_argument("--plot", action="store_true",
-                        help="also write a spectrogram PNG (the notes' harmonic sketch above the rendering)")
-    parser.add_argument("--overwrite", action="store_true", help="redo files whose output exists (default: skip them)")
-
-
-def _wav_names(pairs):
-    return [(src, rel.with_suffix(".wav")) for src, rel in pairs]
 
 
 @verb("synth", "render MIDI files to audio (music synthesis)", configure)
@@ -70,10 +57,11 @@ def synth(args) -> int:
             instrument_program(args.instrument)
         except ValueError as err:
             raise SystemExit(f"--instrument: {err}") from None
-    jobs = output_paths(_wav_names(collect_inputs(args.midi, MIDI_SUFFIXES)), Path(args.output), AUDIO_EXTENSIONS)
-    todo = pending(jobs, args.overwrite)
-    if len(todo) < len(jobs):
-        print(f"skipping {len(jobs) - len(todo)} file(s) already done (use --overwrite to redo them)")
+    inputs = args.inputs + args.midi
+    if not inputs:
+        raise ValueError("no MIDI input: name MIDI files, folders or globs (audiodiff synth song.mid -o song.wav)")
+    check_task(args.model, ("music-midi",), "synth")
+    jobs, todo = plan_jobs(inputs, MIDI_SUFFIXES, args.output, args.overwrite, rename=lambda rel: rel.with_suffix(".wav"))
     synthesizer = MusicSynth(args.model, device=args.device, steps=args.steps, solver=args.solver,
                              guidance=args.guidance, chunk_seconds=args.chunk_seconds,
                              overlap_seconds=min(0.5, args.chunk_seconds / 4), batch_size=args.batch_size)

@@ -12,8 +12,7 @@ import torch
 
 from audiodiff.audio import AUDIO_EXTENSIONS, AudioError, chunk_starts, load_audio
 from audiodiff.commands import verb
-from audiodiff.commands.files import collect_inputs, output_paths, pending, report, run_files
-from audiodiff.diffusion.sampling import SAMPLERS
+from audiodiff.commands.files import add_run_options, check_task, plan_jobs, report, run_files
 from audiodiff.pipelines.writing import remove_stale_parts
 
 TASKS = {"vocoder": "speech-vocoder", "bandwidth": "speech-bandwidth"}
@@ -45,14 +44,7 @@ def configure(parser):
                         help="vocoder: mel (or audio, through its mel) to speech; bandwidth: narrowband "
                              "speech (e.g. 8 kHz telephone audio) to 16 kHz")
     parser.add_argument("--model", default=None, help="shipped name or checkpoint folder (default: by --task)")
-    parser.add_argument("--steps", type=int, default=None, help="sampler steps (default: the checkpoint's)")
-    parser.add_argument("--solver", choices=SAMPLERS.names(), default=None, help="sampler (default: the checkpoint's)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed: same seed, same output")
-    parser.add_argument("--batch-size", type=int, default=8, help="chunks per model call (memory ~ batch x chunk)")
-    parser.add_argument("--chunk-seconds", type=float, default=4.0, help="length of the chunks long input is cut into")
-    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="where the model runs")
-    parser.add_argument("--plot", action="store_true", help="also write an input-vs-output spectrogram PNG per audio input")
-    parser.add_argument("--overwrite", action="store_true", help="redo files whose output exists (default: skip them)")
+    add_run_options(parser, plot_help="also write an input-vs-output spectrogram PNG per audio input")
 
 
 def load_mel_or_audio(path: Path, n_mels: int | None):
@@ -74,8 +66,8 @@ def load_mel_or_audio(path: Path, n_mels: int | None):
     return (mel[None] if mel.ndim == 2 else mel), None
 
 
-def _wav_names(pairs):
-    return [(src, rel.with_suffix(".wav") if rel.suffix.lower() in MEL_EXTENSIONS else rel) for src, rel in pairs]
+def _wav_name(rel: Path) -> Path:
+    return rel.with_suffix(".wav") if rel.suffix.lower() in MEL_EXTENSIONS else rel
 
 
 @verb("vocode", "synthesise speech from mel spectrograms, or restore telephone-band speech", configure)
@@ -83,12 +75,10 @@ def vocode(args) -> int:
     from audiodiff.pipelines.vocode import Vocoder
 
     extensions = AUDIO_EXTENSIONS + (MEL_EXTENSIONS if args.task == "vocoder" else ())
-    pairs = _wav_names(collect_inputs(args.inputs, extensions))
-    jobs = output_paths(pairs, Path(args.output), AUDIO_EXTENSIONS)
-    todo = pending(jobs, args.overwrite)
-    if len(todo) < len(jobs):
-        print(f"skipping {len(jobs) - len(todo)} file(s) already done (use --overwrite to redo them)")
-    vocoder = Vocoder(args.model or TASKS[args.task], device=args.device, steps=args.steps, solver=args.solver,
+    model = args.model or TASKS[args.task]
+    check_task(model, (TASKS[args.task],), f"vocode --task {args.task}")
+    jobs, todo = plan_jobs(args.inputs, extensions, args.output, args.overwrite, rename=_wav_name)
+    vocoder = Vocoder(model, device=args.device, steps=args.steps, solver=args.solver,
                       chunk_seconds=args.chunk_seconds, batch_size=args.batch_size)
     remove_stale_parts([dst for _, dst in jobs])
     observation = vocoder.model.observation
