@@ -7,6 +7,7 @@ from audiodiff.diffusion.sampling import SAMPLERS, sample  # noqa: E402
 from audiodiff.hub import from_pretrained, save_pretrained  # noqa: E402
 from audiodiff.model import DiffusionModel  # noqa: E402
 from audiodiff.pipelines.enhance import Enhancer  # noqa: E402
+from audiodiff.pipelines.synth import MusicSynth  # noqa: E402
 from audiodiff.pipelines.vocode import Vocoder  # noqa: E402
 
 
@@ -16,6 +17,6 @@ def load(name_or_folder: str, device: str = "cpu") -> DiffusionModel:
 
 
 __all__ = [
-    "AudioError", "DiffusionModel", "Enhancer", "SAMPLERS", "Vocoder", "__version__", "from_pretrained", "load",
+    "AudioError", "DiffusionModel", "Enhancer", "MusicSynth", "SAMPLERS", "Vocoder", "__version__", "from_pretrained", "load",
     "load_audio", "sample", "save_audio", "save_pretrained",
 ]

@@ -1,0 +1,120 @@
+"""The benchmark tables of the README, the docs and the model cards, made from the runs' own
+``benchmarks/results/*.csv``, so that no page can disagree with a run or with another page.
+
+A table sits in a markdown file between ``<!-- table:NAME -->`` and ``<!-- /table -->``.
+``python benchmarks/tables.py`` rewrites every such block in ``README.md``, ``docs/*.md`` and
+``checkpoints/*/README.md``; ``--check`` only reports the blocks that are out of date (exit 1), and a
+test runs it.
+
+Tables (NAME): ``enhance-unseen``, ``enhance-speech``, ``enhance-music`` (every system of that set:
+scores and real-time factor) and ``enhance-unseen-kinds`` (DNSMOS OVRL by noise kind).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+BLOCK = re.compile(r"(<!-- table:(?P<name>[a-z0-9-]+) -->\n)(?P<body>.*?)(<!-- /table -->)", re.S)
+SPEECH = (("pesq", "PESQ-WB", 2), ("estoi", "ESTOI", 3), ("si_sdr", "SI-SDR (dB)", 1), ("sig", "SIG", 2),
+          ("bak", "BAK", 2), ("ovrl", "OVRL", 2))
+MUSIC = (("si_sdr", "SI-SDR (dB)", 1), ("lsd", "LSD (dB)", 2))
+
+
+def read(name: str) -> list[dict]:
+    """Rows of ``results/<name>`` with numbers as floats (empty cells: NaN)."""
+    with open(RESULTS / name, newline="") as f:
+        rows = list(csv.DictReader(f))
+    for row in rows:
+        for key, value in row.items():
+            try:
+                row[key] = float(value) if value != "" else math.nan
+            except (TypeError, ValueError):
+                pass
+    return rows
+
+
+def mean(values) -> float:
+    values = [v for v in values if isinstance(v, float) and math.isfinite(v)]
+    return sum(values) / len(values) if values else math.nan
+
+
+def markdown(header: list[str], body: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in body]) + "\n"
+
+
+def systems_of(rows: list[dict]) -> list[str]:
+    return list(dict.fromkeys(row["system"] for row in rows))
+
+
+def system_table(name: str, metrics) -> str:
+    """Every system of one enhancement set: mean scores and real-time factor."""
+    rows = read(name)
+    body = []
+    for system in systems_of(rows):
+        mine = [r for r in rows if r["system"] == system]
+        rtf = sum(r["seconds"] for r in mine) / sum(r["audio_seconds"] for r in mine)
+        body.append([system] + [f"{mean(r[key] for r in mine):.{digits}f}" for key, _, digits in metrics]
+                    + [f"{rtf:.3f}"])
+    files = len({r["file"] for r in rows})
+    return markdown(["system"] + [label for _, label, _ in metrics] + ["RTF"], body) + f"\n{files} files.\n"
+
+
+def kinds_table(name: str, metric: str = "ovrl") -> str:
+    """One metric by noise kind, every system."""
+    rows = read(name)
+    kinds = sorted({r["noise_kind"] for r in rows})
+    body = [[system] + [f"{mean(r[metric] for r in rows if r['system'] == system and r['noise_kind'] == k):.2f}"
+                        for k in kinds] for system in systems_of(rows)]
+    counts = {k: sum(r["noise_kind"] == k for r in rows if r["system"] == systems_of(rows)[0]) for k in kinds}
+    return markdown(["system"] + [f"{k} (n={counts[k]})" for k in kinds], body)
+
+
+TABLES = {
+    "enhance-unseen": lambda: system_table("enhance_unseen.csv", SPEECH),
+    "enhance-speech": lambda: system_table("enhance_speech.csv", SPEECH),
+    "enhance-music": lambda: system_table("enhance_music.csv", MUSIC),
+    "enhance-unseen-kinds": lambda: kinds_table("enhance_unseen.csv"),
+}
+
+
+def pages() -> list[Path]:
+    return [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), *sorted((ROOT / "checkpoints").glob("*/README.md"))]
+
+
+def refresh(text: str, where: Path) -> str:
+    def table(match: re.Match) -> str:
+        name = match["name"]
+        if name not in TABLES:
+            raise SystemExit(f"{where}: unknown table {name!r} (known: {', '.join(TABLES)})")
+        return match.group(1) + TABLES[name]() + match.group(4)
+
+    return BLOCK.sub(table, text)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--check", action="store_true", help="change nothing; exit 1 if a table is out of date")
+    args = parser.parse_args()
+    stale = []
+    for page in pages():
+        text = page.read_text()
+        new = refresh(text, page)
+        if new != text:
+            stale.append(page.relative_to(ROOT).as_posix())
+            if not args.check:
+                page.write_text(new)
+    if stale:
+        print(("out of date: " if args.check else "rewrote: ") + ", ".join(stale))
+    return 1 if stale and args.check else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
