@@ -8,7 +8,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from audiodiff.audio import AudioError
+from audiodiff.audio import AudioError, save_audio
 from audiodiff.data import datasets
 from audiodiff.data.datasets import MixtureDataset, PairedFolders, audio_files
 from audiodiff.data.noises import coloured_noise
@@ -374,3 +374,27 @@ def test_clean_only_pairs_without_noise(mix_dirs):
                           noise_probability=0.5, reverb_probability=0.0)
     identical = sum(torch.equal(*some[i]) for i in range(40))
     assert 8 < identical < 32
+
+
+def test_paired_training_crops_change_each_time_round_the_files(tmp_path):
+    for name in ("a.wav", "b.wav"):
+        wav = torch.randn(1, 16_000, generator=torch.Generator().manual_seed(len(name)))
+        save_audio(tmp_path / "noisy" / name, wav, 16_000)
+        save_audio(tmp_path / "clean" / name, wav, 16_000)
+    data = PairedFolders(str(tmp_path / "noisy"), str(tmp_path / "clean"), segment_seconds=0.1, length=6)
+    assert len(data) == 6
+    first, again = data[0][1], data[2][1]  # the same file, once more round
+    assert first.shape == again.shape and not torch.equal(first, again)
+    assert torch.equal(data[0][1], first)  # reproducible
+
+
+def test_the_file_cache_holds_a_bounded_amount_of_audio(tmp_path):
+    for i in range(4):
+        save_audio(tmp_path / "clean" / f"{i}.wav", 0.1 * torch.randn(1, 16_000), 16_000)
+        save_audio(tmp_path / "noise" / f"{i}.wav", 0.1 * torch.randn(1, 16_000), 16_000)
+    data = MixtureDataset(str(tmp_path / "clean"), str(tmp_path / "noise"), segment_seconds=0.5, length=40,
+                          reverb_probability=0.0, cache_seconds=2.5)
+    for i in range(40):
+        data[i]
+        assert sum(w.shape[-1] for w in data._cache.values()) <= 2.5 * 16_000
+    assert data._cached == sum(w.shape[-1] for w in data._cache.values())

@@ -6,6 +6,7 @@ level (noisy RMS 0.1, the same gain applied to the clean target), as the Enhance
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +59,8 @@ class MixtureDataset(Dataset):
         speech_augment_probability: share of clean segments (babble voices included) that are
             altered (:func:`~audiodiff.data.augment.augment_speech`: speed perturbation, gentle
             equaliser); the target is the altered clean segment.
+        cache_seconds: decoded files kept in memory, most recently used first (10 hours: 2.3 GB
+            at 16 kHz per data-loading worker), so a corpus of any size runs in bounded memory.
     """
 
     def __init__(self, clean_dir: str | list[str], noise_dir: str, sample_rate: int = 16_000,
@@ -67,7 +70,8 @@ class MixtureDataset(Dataset):
                  synthetic_noise_probability: float = 0.15, babble_probability: float = 0.15,
                  click_probability: float = 0.0, machine_noise_probability: float = 0.0,
                  noise_probability: float = 1.0,
-                 noise_augment_probability: float = 0.0, speech_augment_probability: float = 0.0):
+                 noise_augment_probability: float = 0.0, speech_augment_probability: float = 0.0,
+                 cache_seconds: float = 36_000.0):
         self.clean_files = [f for folder in ([clean_dir] if isinstance(clean_dir, (str, Path)) else clean_dir)
                             for f in audio_files(folder)]
         self.noise_files = audio_files(noise_dir) if noise_probability > 0 else []
@@ -79,15 +83,24 @@ class MixtureDataset(Dataset):
         self.machine_noise_probability = machine_noise_probability
         self.noise_augment_probability = noise_augment_probability
         self.speech_augment_probability = speech_augment_probability
-        self._cache: dict[Path, torch.Tensor] = {}
+        self._cache: OrderedDict[Path, torch.Tensor] = OrderedDict()
+        self.cache_samples, self._cached = int(cache_seconds * sample_rate), 0
 
     def __len__(self) -> int:
         return self.length
 
     def _load(self, path: Path) -> torch.Tensor:
-        if path not in self._cache:
-            self._cache[path] = load_audio(path, sample_rate=self.sample_rate, channels=1)[0]
-        return self._cache[path]
+        """A file's audio ``[1, T]``, from a cache of the most recently used files that holds at
+        most ``cache_seconds`` of audio (per data-loading worker)."""
+        if path in self._cache:
+            self._cache.move_to_end(path)
+            return self._cache[path]
+        wav = load_audio(path, sample_rate=self.sample_rate, channels=1)[0]
+        self._cache[path] = wav
+        self._cached += wav.shape[-1]
+        while self._cached > self.cache_samples and len(self._cache) > 1:
+            self._cached -= self._cache.popitem(last=False)[1].shape[-1]
+        return wav
 
     def _clean_segment(self, rng: np.random.Generator) -> torch.Tensor:
         factor = None  # (no draw at probability 0: the same mixes as without augmentation)
@@ -141,11 +154,14 @@ class PairedFolders(Dataset):
     ``noisy_testset_wav/p232_001.wav`` beside ``clean_testset_wav/p232_001.wav``).
 
     ``segment_seconds=None`` returns whole files (batch size 1); otherwise a crop (random for
-    training, from the start when ``random_crop`` is False), zero-padded when short.
+    training, from the start when ``random_crop`` is False), zero-padded when short. ``length``
+    (training): items per epoch, item ``i`` being file ``i % files`` with a crop drawn from ``[seed,
+    i]``, so that a file comes back with a new crop each time round (without it: one item per file).
     """
 
     def __init__(self, noisy_dir: str, clean_dir: str, sample_rate: int = 16_000,
-                 segment_seconds: float | None = None, random_crop: bool = True, seed: int = 0):
+                 segment_seconds: float | None = None, random_crop: bool = True, seed: int = 0,
+                 length: int | None = None):
         self.noisy_files = audio_files(noisy_dir)
         self.clean_dir, self.noisy_dir = Path(clean_dir), Path(noisy_dir)
         for path in self.noisy_files:
@@ -153,12 +169,13 @@ class PairedFolders(Dataset):
                 raise AudioError(f"{path}: no clean file {self.clean_dir / path.relative_to(self.noisy_dir)}")
         self.sample_rate, self.random_crop, self.seed = sample_rate, random_crop, seed
         self.segment = int(segment_seconds * sample_rate) if segment_seconds else None
+        self.length = length
 
     def __len__(self) -> int:
-        return len(self.noisy_files)
+        return self.length or len(self.noisy_files)
 
     def __getitem__(self, index: int):
-        path = self.noisy_files[index]
+        path = self.noisy_files[index % len(self.noisy_files)]
         noisy = load_audio(path, self.sample_rate, channels=1)[0]
         clean = load_audio(self.clean_dir / path.relative_to(self.noisy_dir), self.sample_rate, channels=1)[0]
         length = min(noisy.shape[-1], clean.shape[-1])

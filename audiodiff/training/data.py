@@ -59,7 +59,7 @@ class EnhancementData(L.LightningDataModule):
             return
         if h.train_noisy_dir:
             self.train_set = PairedFolders(h.train_noisy_dir, h.train_clean_dir, h.sample_rate, h.segment_seconds,
-                                           random_crop=True, seed=h.seed)
+                                           random_crop=True, seed=h.seed, length=h.epoch_length)
         else:
             self.train_set = MixtureDataset(h.train_clean_dir, h.train_noise_dir, h.sample_rate, h.segment_seconds,
                                             h.snr_range, reverb_probability=h.reverb_probability,
