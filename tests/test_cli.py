@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import audiodiff
-from audiodiff.cli import VERBS, build_parser, main
+from audiodiff.cli import VERBS, main
 from audiodiff.hub import save_pretrained
 from audiodiff.model import DiffusionModel
 
