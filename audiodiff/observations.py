@@ -46,7 +46,7 @@ class NoisyRecording:
 @dataclass(frozen=True)
 class NotesSketch:
     """MIDI notes (music synthesis): the model is given each chunk's piano roll and its harmonic
-    sketch of ``harmonics`` partials per note (:func:`audiodiff.data.notes.notes_condition`), made
+    sketch of ``harmonics`` partials per note (:func:`audiodiff.notes.notes_condition`), made
     by :class:`~audiodiff.pipelines.synth.MusicSynth` at inference and by the aligned dataset in
     training (its ``sketch_harmonics`` must agree). A music-midi config without this observation
     has the first release's four partials. Outputs are written at the model's rate."""

@@ -48,7 +48,7 @@ from vocode import table, timed  # noqa: E402
 
 from audiodiff.audio import load_audio  # noqa: E402
 from audiodiff.data.midi import SOUNDFONTS, render_midi  # noqa: E402
-from audiodiff.data.notes import harmonic_sketch, read_midi, window_notes  # noqa: E402
+from audiodiff.notes import harmonic_sketch, read_midi, window_notes  # noqa: E402
 from audiodiff.data.aligned import bank_of  # noqa: E402
 from audiodiff.data.tracks import soundfont_of  # noqa: E402
 from audiodiff.metrics import ONSET_DETECTOR, detect_onsets, music_synthesis_scores, onset_f1, onset_misses  # noqa: E402

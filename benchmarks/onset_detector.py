@@ -22,7 +22,7 @@ import mir_eval
 import numpy as np
 
 from audiodiff.audio import load_audio
-from audiodiff.data.notes import read_midi
+from audiodiff.notes import read_midi
 from audiodiff.data.tracks import soundfont_of
 from audiodiff.metrics import ONSET_DETECTORS, detect_onsets
 

@@ -37,7 +37,7 @@ import torch  # noqa: E402
 from audiodiff.audio import load_audio  # noqa: E402
 from audiodiff.data.aligned import bank_of  # noqa: E402
 from audiodiff.data.midi import SOUNDFONTS  # noqa: E402
-from audiodiff.data.notes import harmonic_sketch, program_name, read_midi, window_notes  # noqa: E402
+from audiodiff.notes import harmonic_sketch, program_name, read_midi, window_notes  # noqa: E402
 from audiodiff.metrics import onset_f1  # noqa: E402
 
 RATE, HOP = 22_050, 128

@@ -654,7 +654,7 @@ def test_rendered_scores_sit_beside_their_midi(corpus):
 
 
 def test_each_pitched_track_is_rendered_alone_beside_its_own_midi(corpus):
-    from audiodiff.data.notes import read_midi
+    from audiodiff.notes import read_midi
 
     pieces = {f["path"]: f for f in corpus["manifest"]["files"] if f["kind"] == "rendered"}
     tracks = [f for f in corpus["manifest"]["files"] if f["kind"] == "tracks"]

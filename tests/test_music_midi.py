@@ -17,7 +17,7 @@ import yaml
 
 from audiodiff.audio import AudioError
 from audiodiff.data.aligned import AlignedMidiDataset, bank_of
-from audiodiff.data.notes import harmonic_sketch, piano_roll, read_midi, window_notes
+from audiodiff.notes import harmonic_sketch, piano_roll, read_midi, window_notes
 from audiodiff.diffusion.guidance import GuidedDenoiser
 from audiodiff.metrics import (ONSET_DETECTORS, chroma_cosine, detect_onsets, music_synthesis_scores, onset_f1,
                                onset_misses)

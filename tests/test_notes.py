@@ -1,4 +1,4 @@
-"""MIDI reading, piano rolls, the harmonic sketch and instrument names (audiodiff.data.notes)."""
+"""MIDI reading, piano rolls, the harmonic sketch and instrument names (audiodiff.notes)."""
 
 import io
 
@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from audiodiff.audio import AudioError
-from audiodiff.data.notes import FAMILIES, harmonic_sketch, instrument_program, piano_roll, read_midi
+from audiodiff.notes import FAMILIES, harmonic_sketch, instrument_program, piano_roll, read_midi
 from audiodiff.data.tracks import solo_midi
 
 pretty_midi = pytest.importorskip("pretty_midi")

@@ -71,7 +71,7 @@ def test_shipped_checkpoint_enhances_real_audio(name):
 
 def _renders_the_example_midi(model):
     """A music-midi model plays the first two seconds of the bundled chorale: finite, audible, in range."""
-    from audiodiff.data.notes import Track, read_midi, window_notes
+    from audiodiff.notes import Track, read_midi, window_notes
     from audiodiff.pipelines.synth import RELEASE_SECONDS, MusicSynth
 
     tracks = [Track(t.program, window_notes(t.notes, 0.0, 2.0)) for t in read_midi(ROOT / EXAMPLE["music-midi"])]

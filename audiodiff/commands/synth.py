@@ -7,8 +7,7 @@ from tqdm import tqdm
 from audiodiff.audio import AudioError
 from audiodiff.commands import verb
 from audiodiff.commands.files import add_run_options, check_task, non_negative_float, plan_jobs, report
-from audiodiff.data.aligned import MIDI_SUFFIXES
-from audiodiff.data.notes import FAMILIES
+from audiodiff.notes import FAMILIES, MIDI_SUFFIXES
 from audiodiff.pipelines.writing import remove_stale_parts, write_enhanced
 
 EPILOG = f"""\
@@ -49,7 +48,7 @@ def configure(parser):
 
 @verb("synth", "render MIDI files to audio (music synthesis)", configure)
 def synth(args) -> int:
-    from audiodiff.data.notes import harmonic_sketch, instrument_program
+    from audiodiff.notes import harmonic_sketch, instrument_program
     from audiodiff.pipelines.synth import MusicSynth
 
     if args.instrument is not None:

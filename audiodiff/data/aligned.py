@@ -22,10 +22,9 @@ from torch.utils.data import Dataset
 
 from audiodiff.audio import AudioError, resample
 from audiodiff.data.datasets import audio_files
-from audiodiff.data.notes import notes_condition, program_name, read_midi, window_notes
 from audiodiff.data.tracks import soundfont_of
+from audiodiff.notes import MIDI_SUFFIXES, notes_condition, program_name, read_midi, window_notes
 
-MIDI_SUFFIXES = (".mid", ".midi")
 
 
 def midi_beside(audio: Path) -> Path:

@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from audiodiff.audio import AudioError, save_audio
 from audiodiff.data.midi import SOUNDFONTS, find_fluidsynth, render_midi
-from audiodiff.data.notes import Track, read_midi
+from audiodiff.notes import Track, read_midi
 
 RELEASE_SECONDS = 2.0  # rendered after the last note ends
 

@@ -78,7 +78,7 @@ class MelWaveHead(Head):
 
 @HEADS.register("notes")
 class NotesHead(Head):
-    """Piano roll ``[B, R, pitches, N]`` (:func:`audiodiff.data.notes.piano_roll`: onset, sustain,
+    """Piano roll ``[B, R, pitches, N]`` (:func:`audiodiff.notes.piano_roll`: onset, sustain,
     velocity, age) to spectrogram-aligned features ``[B, roll_channels + 2 * len(age_hz),
     freq_bins, N]`` by a learned pitch-to-bin map.
 

@@ -24,6 +24,7 @@ from torch.utils.data import DataLoader, Dataset
 from audiodiff.audio import AudioError, load_audio
 from audiodiff.pipelines.enhance import Enhancer
 from audiodiff.pipelines.writing import remove_stale_parts, write_enhanced
+from audiodiff.processes import end_process_group
 
 
 def shard(jobs: list, rank: int, world_size: int) -> list:
@@ -111,13 +112,6 @@ def _gather(obj) -> list:
         torch.distributed.all_gather_object(out, obj)
         return out
     return [obj]
-
-
-def end_process_group() -> None:
-    """Destroy the process group, if any: a gloo group still alive at interpreter exit can abort
-    the process ("terminate called without an active exception")."""
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        torch.distributed.destroy_process_group()
 
 
 def denoise_distributed(jobs: list[tuple[Path, Path]], enhancer: Enhancer, devices: int, num_nodes: int = 1,

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from audiodiff.audio import AudioError, chunk_starts, crossfade_window
-from audiodiff.data.notes import (Track, instrument_program, is_family, notes_condition, program_name, read_midi,
+from audiodiff.notes import (Track, instrument_program, is_family, notes_condition, program_name, read_midi,
                                   window_notes)
 from audiodiff.hub import from_pretrained
 from audiodiff.model import DiffusionModel

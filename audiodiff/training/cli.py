@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from lightning.pytorch.cli import LightningCLI
 
-from audiodiff.pipelines.distributed import end_process_group
+from audiodiff.processes import end_process_group
 from audiodiff.training.data import EnhancementData
 from audiodiff.training.module import EnhancementModule
 

@@ -26,6 +26,7 @@ import torch
 from audiodiff.audio import AudioError
 
 # General MIDI program families: programs 8k .. 8k+7 form family k
+MIDI_SUFFIXES = (".mid", ".midi")
 FAMILIES = ("piano", "chromatic percussion", "organ", "guitar", "bass", "strings", "ensemble", "brass", "reed",
             "pipe", "synth lead", "synth pad", "synth effects", "ethnic", "percussive", "sound effects")
 ROLL_CHANNELS = ("onset", "sustain", "velocity", "age")
