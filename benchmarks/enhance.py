@@ -380,11 +380,21 @@ def breakdown_table(rows: list[dict], systems: list[str], metrics: tuple[str, ..
     return markdown(["system"] + [f"{group_label(key, g)} (n={counts[g]})" for g in groups], body)
 
 
+def noisy_pairs(rows: list[dict]) -> list[dict]:
+    """The rows of mixtures; the clean-input rows (noise kind ``none``: nothing was added) are
+    reported on their own (``do no harm``)."""
+    return [r for r in rows if r["noise_kind"] != "none"]
+
+
 def report(kind: str, rows: list[dict], systems: list[System]) -> str:
     names = [s.name for s in systems]
     metrics = METRICS[kind]
-    files = len({r["file"] for r in rows})
-    parts = [f"## {TITLES[kind]} ({files} files)", overall_table(rows, names, metrics)]
+    files = len({r["file"] for r in noisy_pairs(rows)})
+    parts = [f"## {TITLES[kind]} ({files} noisy files)", overall_table(noisy_pairs(rows), names, metrics)]
+    clean = [r for r in rows if r["noise_kind"] == "none"]
+    if clean:
+        parts += [f"### Do no harm: clean recordings, nothing added ({len({r['file'] for r in clean})} files)",
+                  overall_table(clean, names, ("pesq", "sig", "bak", "ovrl"))]
     for key in BREAKDOWNS[kind]:
         title = " / ".join(LABELS[m] for m in metrics)
         parts += [f"### {TITLES[kind].split(',')[0]} ({kind}) by {GROUPINGS[key]}: {title}",
@@ -476,7 +486,7 @@ def main() -> None:
         write_csv(args.out / f"enhance_{kind}.csv", rows)
         sections.append(report(kind, rows, systems))
         if kind != "music":
-            plot(rows, systems, args.out / f"enhance_nfe_{kind}.png", TITLES[kind])
+            plot(noisy_pairs(rows), systems, args.out / f"enhance_nfe_{kind}.png", TITLES[kind])
 
     text = "\n\n".join([preamble(args, all_systems, notes)] + sections)
     text += f"\n\nTotal run time: {time.perf_counter() - start:.0f} s.\n"

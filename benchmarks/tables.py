@@ -6,8 +6,10 @@ A table sits in a markdown file between ``<!-- table:NAME -->`` and ``<!-- /tabl
 ``checkpoints/*/README.md``; ``--check`` only reports the blocks that are out of date (exit 1), and a
 test runs it.
 
-Tables (NAME): ``enhance-unseen``, ``enhance-speech``, ``enhance-music`` (every system of that set:
-scores and real-time factor) and ``enhance-unseen-kinds`` (DNSMOS OVRL by noise kind).
+Tables (NAME): ``shipped-models`` (each shipped model's headline figure at its default steps beside
+the best peer of its benchmark), ``enhance-unseen``, ``enhance-speech``, ``enhance-music`` (every
+system of that set on its mixtures: scores and real-time factor), ``enhance-unseen-clean`` (DNSMOS on
+the set's clean recordings: do no harm) and ``enhance-unseen-kinds`` (DNSMOS OVRL by noise kind).
 """
 
 from __future__ import annotations
@@ -54,17 +56,17 @@ def systems_of(rows: list[dict]) -> list[str]:
     return list(dict.fromkeys(row["system"] for row in rows))
 
 
-def system_table(name: str, metrics) -> str:
-    """Every system of one enhancement set: mean scores and real-time factor."""
-    rows = read(name)
+def system_table(name: str, metrics, clean: bool = False) -> str:
+    """Every system of one enhancement set: mean scores and real-time factor, over the mixtures or
+    (``clean``) over the clean recordings the set also holds (noise kind ``none``)."""
+    rows = [r for r in read(name) if (r.get("noise_kind") == "none") == clean]
     body = []
     for system in systems_of(rows):
         mine = [r for r in rows if r["system"] == system]
         rtf = sum(r["seconds"] for r in mine) / sum(r["audio_seconds"] for r in mine)
         body.append([system] + [f"{mean(r[key] for r in mine):.{digits}f}" for key, _, digits in metrics]
                     + [f"{rtf:.3f}"])
-    files = len({r["file"] for r in rows})
-    return markdown(["system"] + [label for _, label, _ in metrics] + ["RTF"], body) + f"\n{files} files.\n"
+    return markdown(["system"] + [label for _, label, _ in metrics] + ["RTF"], body)
 
 
 def kinds_table(name: str, metric: str = "ovrl") -> str:
@@ -77,10 +79,47 @@ def kinds_table(name: str, metric: str = "ovrl") -> str:
     return markdown(["system"] + [f"{k} (n={counts[k]})" for k in kinds], body)
 
 
+HEADLINES = (  # model, results file, rows of, metric label, key, higher is better, its row, the peers' rows
+    ("speech-enhance", "enhance_unseen.csv", {}, "DNSMOS OVRL, unseen sources", "ovrl", True,
+     "audiodiff NFE={nfe}", ("DeepFilterNet3", "NSNet2", "RNNoise")),
+    ("music-enhance", "enhance_music.csv", {}, "SI-SDR (dB), music dev set", "si_sdr", True,
+     "audiodiff NFE={nfe}", ("noisereduce", "DeepFilterNet3", "NSNet2", "RNNoise", "noisy")),
+    ("speech-bandwidth", "vocode.csv", {"task": "bandwidth"}, "4-8 kHz log-spectral distance (dB)", "lsd_high",
+     False, "audiodiff NFE={nfe}", ("plain resampling", "spectral folding")),
+    ("speech-vocoder", "vocode.csv", {"task": "vocoder"}, "MR-STFT distance", "mrstft", False,
+     "audiodiff NFE={nfe}", ("Griffin-Lim 32", "Griffin-Lim 100", "librosa")),
+    ("music-midi", "music.csv", {}, "onset F1 against the MIDI's render", "onset_f1", True,
+     "audiodiff NFE={nfe}, no bank", ("fluidsynth, another soundfont", "harmonic sketch")),
+)
+
+
+def shipped_models() -> str:
+    """Each shipped model: task, rate, its default setting's headline figure beside the best peer."""
+    import json
+
+    body = []
+    for model, results, where, label, key, higher, ours, peers in HEADLINES:
+        config = json.loads((ROOT / "checkpoints" / model / "config.json").read_text())
+        rows = [r for r in read(results) if all(r[k] == v for k, v in where.items()) and r.get("noise_kind") != "none"]
+
+        def score(system, rows=rows, key=key):
+            return mean(r[key] for r in rows if r["system"] == system)
+
+        mine = score(ours.format(nfe=config["sampling"]["steps"]))
+        best = (max if higher else min)(peers, key=score)
+        body.append([f"[`{model}`](checkpoints/{model}/README.md)", config.get("task", ""),
+                     f"{config['representation']['args']['sample_rate'] / 1000:g} kHz", label,
+                     f"**{mine:.3f}**" if key != "si_sdr" else f"**{mine:.1f}**",
+                     f"{best} {score(best):.3f}" if key != "si_sdr" else f"{best} {score(best):.1f}"])
+    return markdown(["model", "task", "rate", "headline metric", "audiodiff (default steps)", "best peer"], body)
+
+
 TABLES = {
+    "shipped-models": shipped_models,
     "enhance-unseen": lambda: system_table("enhance_unseen.csv", SPEECH),
     "enhance-speech": lambda: system_table("enhance_speech.csv", SPEECH),
     "enhance-music": lambda: system_table("enhance_music.csv", MUSIC),
+    "enhance-unseen-clean": lambda: system_table("enhance_unseen.csv", SPEECH[3:], clean=True),
     "enhance-unseen-kinds": lambda: kinds_table("enhance_unseen.csv"),
 }
 
