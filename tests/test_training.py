@@ -300,3 +300,43 @@ def test_init_from_a_checkpoint_of_another_shape_names_the_weight(tmp_path):
     wider["backbone"]["args"]["channels"] = TINY["backbone"]["args"]["channels"] * 2
     with pytest.raises(ValueError, match=r"init_from .*differ in shape.*\(e\.g\. "):
         EnhancementModule(model=wider, init_from=str(folder))
+
+
+def _write_pair_tree(root: Path, layout: dict[str, str], files: int = 3) -> None:
+    """Short noisy/clean WAVs at 16 kHz in ``layout``'s folders (role -> path under ``root``)."""
+    from audiodiff.audio import save_audio
+
+    generator = torch.Generator().manual_seed(0)
+    for i in range(files):
+        clean = 0.1 * torch.randn(1, 40_000, generator=generator)
+        noise = 0.05 * torch.randn(1, 40_000, generator=generator)
+        for role, folder in layout.items():
+            wav = clean + noise if "noisy" in role else noise if role == "noise" else clean
+            save_audio(root / folder / f"f{i}.wav", wav, 16_000)
+
+
+GPU_RECIPES = {  # recipe: the folders of its documented layout (role -> path)
+    "voicebank_demand.yaml": {"train_noisy_dir": "data/voicebank_demand/noisy_trainset_28spk_wav",
+                              "train_clean_dir": "data/voicebank_demand/clean_trainset_28spk_wav",
+                              "val_noisy_dir": "data/voicebank_demand/noisy_testset_wav",
+                              "val_clean_dir": "data/voicebank_demand/clean_testset_wav"},
+    "dns_challenge.yaml": {"train_clean_dir": "data/dns/clean/read_speech", "noise": "data/dns/noise",
+                           "val_noisy_dir": "data/dns/test/noisy", "val_clean_dir": "data/dns/test/clean"},
+}
+
+
+@pytest.mark.parametrize("recipe", sorted(GPU_RECIPES))
+def test_gpu_recipes_train_on_a_tiny_tree_of_their_layout(recipe, tmp_path, monkeypatch, one_thread):
+    """Each GPU recipe, unchanged but for the device, its size and the step count, trains two steps
+    and validates on a fixture tree laid out as its header says."""
+    from audiodiff.cli import main
+
+    _write_pair_tree(tmp_path, GPU_RECIPES[recipe])
+    monkeypatch.chdir(tmp_path)
+    code = main(["fit", "--config", str(REPO / "recipes" / "speech_enhance" / recipe),
+                 "--trainer.accelerator", "cpu", "--trainer.precision", "32-true", "--trainer.max_steps", "2",
+                 "--trainer.limit_val_batches", "1", "--trainer.val_check_interval", "2",
+                 "--trainer.enable_progress_bar", "false", "--data.batch_size", "2", "--data.num_workers", "0",
+                 "--data.val_limit", "1", "--data.segment_seconds", "0.5"])
+    assert code == 0
+    assert sorted((tmp_path / "runs").rglob("*.ckpt"))
