@@ -37,7 +37,7 @@ def test_demo_inputs_and_models_exist():
     for task, path in re.findall(r"vocode --task (\S+) (\S+)", demo):
         inputs.append(path)
         models.append(TASKS[task])
-    for path in re.findall(r"synth --midi (\S+)", demo):
+    for path in re.findall(r"synth (\S+\.mid)", demo):
         inputs.append(path)
         models.append("music-midi")
     for path in inputs:
@@ -79,3 +79,68 @@ def _renders_the_example_midi(model):
     end = max(t.end for t in tracks if len(t.notes))
     assert abs(audio.shape[-1] / model.sample_rate - (end + RELEASE_SECONDS)) < 0.02
     assert torch.isfinite(audio).all() and 1e-3 < audio.abs().max() <= 1.0
+
+
+# ---------------------------------------------------------------- quality regression on the examples
+# Each shipped model on its bundled example, against the example's reference. The floors sit below
+# what the shipped weights score (in the comments) with a margin for float rounding across CPUs; a
+# change that loses more than that fails here.
+
+
+def _example(name, channels=1):
+    return load_audio(ROOT / "examples" / name, channels=channels)
+
+
+def test_speech_enhance_cleans_the_example():
+    from audiodiff.metrics import dnsmos, si_sdr
+
+    noisy, rate = _example("noisy_speech.flac")  # clean_speech.flac under noise at 5 dB
+    clean, _ = _example("clean_speech.flac")
+    out = Enhancer("speech-enhance", device="cpu")(noisy, rate)
+    assert si_sdr(out[0], clean[0]) - si_sdr(noisy[0], clean[0]) > 6.0  # +9.0 dB
+    assert dnsmos(out[0], rate)["ovrl"] - dnsmos(noisy[0], rate)["ovrl"] > 0.3  # +0.46
+
+
+def test_music_enhance_cleans_the_example():
+    from audiodiff.metrics import si_sdr
+
+    noisy, rate = _example("noisy_music.flac")
+    clean, _ = _example("clean_music.flac")
+    out = Enhancer("music-enhance", device="cpu")(noisy, rate)
+    assert si_sdr(out[0], clean[0]) - si_sdr(noisy[0], clean[0]) > 0.5  # +0.98 dB
+
+
+def test_speech_vocoder_resynthesizes_the_example_from_its_mel():
+    from audiodiff.metrics import log_mel_distance
+
+    clean, rate = _example("clean_speech.flac")
+    out = Vocoder("speech-vocoder", device="cpu")(clean, rate)
+    n = min(out.shape[-1], clean.shape[-1])
+    assert log_mel_distance(out[0, :n], clean[0, :n], rate) < 1.2  # 0.94 dB
+
+
+def test_speech_bandwidth_restores_the_high_band_of_the_example():
+    from audiodiff.audio import resample
+    from audiodiff.metrics import log_spectral_distance
+
+    clean, rate = _example("clean_speech.flac")
+    narrow = resample(clean, rate, 8_000)
+    out = Vocoder("speech-bandwidth", device="cpu")(narrow, 8_000)
+    n = min(out.shape[-1], clean.shape[-1])
+
+    def high_band_lsd(x):
+        return log_spectral_distance(x[0, :n], clean[0, :n], band=(4_000, 8_000), sample_rate=rate)
+
+    assert high_band_lsd(resample(narrow, 8_000, rate)) - high_band_lsd(out) > 20  # 69.6 -> 35.7 dB
+
+
+def test_music_midi_plays_the_example_chorale_in_tune():
+    from audiodiff.metrics import chroma_cosine
+    from audiodiff.notes import Track, read_midi, window_notes
+    from audiodiff.pipelines.synth import MusicSynth
+
+    reference, rate = _example("chorale_fluidsynth.flac")
+    tracks = [Track(t.program, window_notes(t.notes, 0.0, 6.0)) for t in read_midi(ROOT / EXAMPLE["music-midi"])]
+    out = MusicSynth("music-midi", device="cpu")([t for t in tracks if len(t.notes)])
+    n = 6 * rate
+    assert chroma_cosine(out[:n], reference[0, :n], rate) > 0.92  # 0.95 over the whole piece
