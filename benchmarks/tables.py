@@ -83,7 +83,7 @@ HEADLINES = (  # model, results file, rows of, metric label, key, higher is bett
     ("speech-enhance", "enhance_unseen.csv", {}, "DNSMOS OVRL, unseen sources", "ovrl", True,
      "audiodiff NFE={nfe}", ("DeepFilterNet3", "NSNet2", "RNNoise")),
     ("music-enhance", "enhance_music.csv", {}, "SI-SDR (dB), music dev set", "si_sdr", True,
-     "audiodiff NFE={nfe}", ("noisereduce", "DeepFilterNet3", "NSNet2", "RNNoise", "noisy")),
+     "audiodiff NFE={nfe}", ("noisereduce", "DeepFilterNet3", "NSNet2", "RNNoise")),
     ("speech-bandwidth", "vocode.csv", {"task": "bandwidth"}, "4-8 kHz log-spectral distance (dB)", "lsd_high",
      False, "audiodiff NFE={nfe}", ("plain resampling", "spectral folding")),
     ("speech-vocoder", "vocode.csv", {"task": "vocoder"}, "MR-STFT distance", "mrstft", False,
