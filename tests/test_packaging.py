@@ -55,15 +55,23 @@ def test_wheel_in_a_fresh_venv_denoises_from_outside_the_checkout(wheel, tmp_pat
     (site / "dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     work = tmp_path / "elsewhere"
     work.mkdir()
-    shutil.copy(ROOT / "examples" / "noisy_speech.flac", work / "noisy.flac")
+    for name in ("noisy_speech.flac", "narrowband_prompt.flac", "chorale.mid"):
+        shutil.copy(ROOT / "examples" / name, work / name)
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "AUDIODIFF_CHECKPOINTS")}
     where = subprocess.run([str(python), "-c", "import audiodiff; print(audiodiff.__file__)"], cwd=work, env=env,
                            capture_output=True, text=True, check=True).stdout
     assert where.startswith(str(site)), where
-    done = subprocess.run([str(python), "-m", "audiodiff.cli", "denoise", "noisy.flac", "-o", "clean.flac"],
-                          cwd=work, env=env, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    assert sf.info(str(work / "clean.flac")).frames == sf.info(str(work / "noisy.flac")).frames
+    for verb in (["denoise", "noisy_speech.flac", "-o", "clean.flac"],
+                 ["vocode", "--task", "bandwidth", "narrowband_prompt.flac", "-o", "wide.wav"],
+                 ["vocode", "noisy_speech.flac", "-o", "resynthesized.wav"],
+                 ["synth", "chorale.mid", "-o", "chorale.wav"],
+                 ["eval", "--clean", ".", "--enhanced", "."],
+                 ["info"]):
+        done = subprocess.run([str(python), "-m", "audiodiff.cli", *verb], cwd=work, env=env, capture_output=True,
+                              text=True)
+        assert done.returncode == 0, f"{verb}: {done.stderr[-2000:]}"
+    assert sf.info(str(work / "clean.flac")).frames == sf.info(str(work / "noisy_speech.flac")).frames
+    assert sf.info(str(work / "wide.wav")).samplerate == 16_000 and (work / "chorale.wav").is_file()
 
 
 BASE_ONLY = """
