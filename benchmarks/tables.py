@@ -6,7 +6,8 @@ A table sits in a markdown file between ``<!-- table:NAME -->`` and ``<!-- /tabl
 ``checkpoints/*/README.md``; ``--check`` only reports the blocks that are out of date (exit 1), and a
 test runs it.
 
-Tables (NAME): ``shipped-models`` (each shipped model's headline figure at its default steps beside
+Tables (NAME): ``vocode-bandwidth`` and ``vocode-vocoder`` (``benchmarks/vocode.py``'s systems),
+``shipped-models`` (each shipped model's headline figure at its default steps beside
 the best peer of its benchmark), ``enhance-unseen``, ``enhance-speech``, ``enhance-music`` (every
 system of that set on its mixtures: scores and real-time factor), ``enhance-unseen-clean`` (DNSMOS on
 the set's clean recordings: do no harm) and ``enhance-unseen-kinds`` (DNSMOS OVRL by noise kind).
@@ -114,7 +115,21 @@ def shipped_models() -> str:
     return markdown(["model", "task", "rate", "headline metric", "audiodiff (default steps)", "best peer"], body)
 
 
+def vocode_table(task: str, metrics) -> str:
+    """Every system of ``benchmarks/vocode.py``'s run for one task (``bandwidth`` or ``vocoder``)."""
+    rows = [r for r in read("vocode.csv") if r["task"] == task]
+    body = [[system] + [f"{mean(r[key] for r in rows if r['system'] == system):.{digits}f}"
+                        for key, _, digits in metrics] for system in systems_of(rows)]
+    return markdown(["system"] + [label for _, label, _ in metrics], body)
+
+
+BANDWIDTH = (("lsd_high", "4-8 kHz LSD (dB)", 2), ("pesq", "PESQ-WB", 2), ("rtf", "RTF", 3))
+VOCODER = (("pesq", "PESQ-WB", 2), ("log_mel", "log-mel dist. (dB)", 2), ("mrstft", "MR-STFT dist.", 3),
+           ("f0_rmse", "F0 RMSE (Hz)", 1), ("vuv_error", "voicing error", 3), ("rtf", "RTF", 3))
+
 TABLES = {
+    "vocode-bandwidth": lambda: vocode_table("bandwidth", BANDWIDTH),
+    "vocode-vocoder": lambda: vocode_table("vocoder", VOCODER),
     "shipped-models": shipped_models,
     "enhance-unseen": lambda: system_table("enhance_unseen.csv", SPEECH),
     "enhance-speech": lambda: system_table("enhance_speech.csv", SPEECH),
