@@ -6,7 +6,7 @@ A table sits in a markdown file between ``<!-- table:NAME -->`` and ``<!-- /tabl
 ``checkpoints/*/README.md``; ``--check`` only reports the blocks that are out of date (exit 1), and a
 test runs it.
 
-Tables (NAME): ``vocode-bandwidth`` and ``vocode-vocoder`` (``benchmarks/vocode.py``'s systems),
+Tables (NAME): ``music-midi`` (``benchmarks/music.py``'s systems), ``vocode-bandwidth`` and ``vocode-vocoder`` (``benchmarks/vocode.py``'s systems),
 ``shipped-models`` (each shipped model's headline figure at its default steps beside
 the best peer of its benchmark), ``enhance-unseen``, ``enhance-speech``, ``enhance-music`` (every
 system of that set on its mixtures: scores and real-time factor), ``enhance-unseen-clean`` (DNSMOS on
@@ -123,11 +123,22 @@ def vocode_table(task: str, metrics) -> str:
     return markdown(["system"] + [label for _, label, _ in metrics], body)
 
 
+def music_table() -> str:
+    """Every system of ``benchmarks/music.py``'s run: means over its pieces."""
+    rows = read("music.csv")
+    metrics = (("onset_f1", "onset F1", 3), ("chroma", "chroma cosine", 3), ("mrstft", "MR-STFT distance", 3),
+               ("rtf", "RTF", 3))
+    body = [[system] + [f"{mean(r[key] for r in rows if r['system'] == system):.{digits}f}" for key, _, digits in metrics]
+            for system in systems_of(rows)]
+    return markdown(["system"] + [label for _, label, _ in metrics], body)
+
+
 BANDWIDTH = (("lsd_high", "4-8 kHz LSD (dB)", 2), ("pesq", "PESQ-WB", 2), ("rtf", "RTF", 3))
 VOCODER = (("pesq", "PESQ-WB", 2), ("log_mel", "log-mel dist. (dB)", 2), ("mrstft", "MR-STFT dist.", 3),
            ("f0_rmse", "F0 RMSE (Hz)", 1), ("vuv_error", "voicing error", 3), ("rtf", "RTF", 3))
 
 TABLES = {
+    "music-midi": music_table,
     "vocode-bandwidth": lambda: vocode_table("bandwidth", BANDWIDTH),
     "vocode-vocoder": lambda: vocode_table("vocoder", VOCODER),
     "shipped-models": shipped_models,
