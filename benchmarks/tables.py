@@ -27,7 +27,6 @@ RESULTS = ROOT / "benchmarks" / "results"
 BLOCK = re.compile(r"(<!-- table:(?P<name>[a-z0-9-]+) -->\n)(?P<body>.*?)(<!-- /table -->)", re.S)
 SPEECH = (("pesq", "PESQ-WB", 2), ("estoi", "ESTOI", 3), ("si_sdr", "SI-SDR (dB)", 1), ("sig", "SIG", 2),
           ("bak", "BAK", 2), ("ovrl", "OVRL", 2))
-MUSIC = (("si_sdr", "SI-SDR (dB)", 1), ("lsd", "LSD (dB)", 2))
 
 
 def read(name: str) -> list[dict]:
@@ -70,6 +69,23 @@ def system_table(name: str, metrics, clean: bool = False) -> str:
     return markdown(["system"] + [label for _, label, _ in metrics] + ["RTF"], body)
 
 
+def music_enhance_table(name: str) -> str:
+    """Music enhancement: SI-SDR / LSD overall and by noise kind, and RTF, every system."""
+    rows = read(name)
+    kinds = sorted({r["noise_kind"] for r in rows})
+
+    def cell(mine):
+        return f"{mean(r['si_sdr'] for r in mine):.1f} / {mean(r['lsd'] for r in mine):.2f}"
+
+    body = []
+    for system in systems_of(rows):
+        mine = [r for r in rows if r["system"] == system]
+        rtf = sum(r["seconds"] for r in mine) / sum(r["audio_seconds"] for r in mine)
+        body.append([system, cell(mine)] + [cell([r for r in mine if r["noise_kind"] == k]) for k in kinds]
+                    + [f"{rtf:.3f}"])
+    return markdown(["system (SI-SDR dB / LSD dB)", "all", *kinds, "RTF"], body)
+
+
 def kinds_table(name: str, metric: str = "ovrl") -> str:
     """One metric by noise kind, every system."""
     rows = read(name)
@@ -83,7 +99,7 @@ def kinds_table(name: str, metric: str = "ovrl") -> str:
 HEADLINES = (  # model, results file, rows of, metric label, key, higher is better, its row, the peers' rows
     ("speech-enhance", "enhance_unseen.csv", {}, "DNSMOS OVRL, unseen sources", "ovrl", True,
      "audiodiff NFE={nfe}", ("DeepFilterNet3", "NSNet2", "RNNoise")),
-    ("music-enhance", "enhance_music.csv", {}, "SI-SDR (dB), music dev set", "si_sdr", True,
+    ("music-enhance", "devsets/enhance_music.csv", {}, "SI-SDR (dB), music dev set", "si_sdr", True,
      "audiodiff NFE={nfe}", ("noisereduce", "DeepFilterNet3", "NSNet2", "RNNoise")),
     ("speech-bandwidth", "vocode.csv", {"task": "bandwidth"}, "4-8 kHz log-spectral distance (dB)", "lsd_high",
      False, "audiodiff NFE={nfe}", ("plain resampling", "spectral folding")),
@@ -143,8 +159,8 @@ TABLES = {
     "vocode-vocoder": lambda: vocode_table("vocoder", VOCODER),
     "shipped-models": shipped_models,
     "enhance-unseen": lambda: system_table("enhance_unseen.csv", SPEECH),
-    "enhance-speech": lambda: system_table("enhance_speech.csv", SPEECH),
-    "enhance-music": lambda: system_table("enhance_music.csv", MUSIC),
+    "enhance-speech": lambda: system_table("devsets/enhance_speech.csv", SPEECH),
+    "enhance-music": lambda: music_enhance_table("devsets/enhance_music.csv"),
     "enhance-unseen-clean": lambda: system_table("enhance_unseen.csv", SPEECH[3:], clean=True),
     "enhance-unseen-kinds": lambda: kinds_table("enhance_unseen.csv"),
 }
