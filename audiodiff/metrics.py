@@ -55,7 +55,7 @@ DNSMOS_KEYS = ("sig", "bak", "ovrl")
 _dnsmos_model = None
 
 
-def _dnsmos():
+def dnsmos_model():
     """speechmos's DNSMOS P.835 model (ONNX files inside its wheel), built once, its onnxruntime
     sessions on torch's thread count (onnxruntime would otherwise take every core)."""
     global _dnsmos_model
@@ -85,7 +85,7 @@ def dnsmos(estimate: torch.Tensor, sample_rate: int) -> dict[str, float]:
     repeated to 9 s, as the DNS Challenge scores them). Needs no reference. Audio is resampled to 16 kHz
     and clipped to [-1, 1]."""
     wav = resample(estimate.reshape(-1).float(), sample_rate, 16_000).clamp(-1, 1).numpy()
-    scores = _dnsmos()(wav, 16_000, False)
+    scores = dnsmos_model()(wav, 16_000, False)
     return {key: float(scores[f"{key}_mos"]) for key in DNSMOS_KEYS}
 
 

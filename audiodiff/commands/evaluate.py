@@ -64,9 +64,9 @@ def evaluate(args) -> int:
         return 1
     if args.kind != "music":
         try:
-            from audiodiff.metrics import _dnsmos
+            from audiodiff.metrics import dnsmos_model
 
-            _dnsmos()
+            dnsmos_model()
         except ImportError as err:
             print(f"error: {err}", file=sys.stderr)
             return 1

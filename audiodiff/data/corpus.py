@@ -190,12 +190,10 @@ def write_packaged_sources(out: Path, prefix: Path, manifest: list, count: int, 
             folder = noise_root / noise_kind_
             noises[noise_kind_] = write_items(listed, folder, out, SPEECH_RATE, split, manifest,
                                               f"{split} {noise_kind_} noise")
-        voices = write_items(packages.items(prefix, folders, "speech", SPEECH_RATE).get("speech", []), speech_root,
-                             out, SPEECH_RATE, split, manifest, f"{split} voices")
-        rejected = out / "rejected" / split / "speech"
-        voices = packages.keep_quiet_floor(voices, rejected)
-        gone = {path.relative_to(out).as_posix() for path in rejected.glob("*.wav")}
-        gone = {(speech_root / Path(p).name).relative_to(out).as_posix() for p in gone}
+        written = write_items(packages.items(prefix, folders, "speech", SPEECH_RATE).get("speech", []),
+                              speech_root, out, SPEECH_RATE, split, manifest, f"{split} voices")
+        voices = packages.keep_quiet_floor(written, out / "rejected" / split / "speech")
+        gone = {path.relative_to(out).as_posix() for path in set(written) - set(voices)}
         manifest[:] = [entry for entry in manifest if entry["path"] not in gone]
     write_dev_pairs(out / "dev" / "speech_unseen", voices, noises, count, 6.0, SPEECH_RATE, seed + 2,
                     "unseen-sources dev pairs", snrs=UNSEEN_SNRS, rooms=UNSEEN_ROOMS, babble_files=voices,
