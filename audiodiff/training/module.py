@@ -170,7 +170,8 @@ class EnhancementModule(L.LightningModule):
             inputs = self._condition(inputs)
         cond = self._encode(self.model, inputs, drop_labels=self.training)
         x0, start = rep.encode(clean), observation_of(cond)
-        if self.training and torch.rand(()).item() < self.hparams.trajectory_share:
+        share = self.hparams.trajectory_share  # (no draw at 0: the global random stream stays as it was)
+        if self.training and share and torch.rand(()).item() < share:
             start = start if self.model.config["sampling"]["start"] == "observation" else torch.zeros_like(x0)
             return self.trajectory_loss(self.model.denoiser, x0, start, cond=cond)
         return self.loss_fn(self.model.denoiser, x0, cond=cond, start=start)
