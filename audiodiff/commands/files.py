@@ -13,7 +13,6 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
-import soundfile as sf
 import torch
 from tqdm import tqdm
 
