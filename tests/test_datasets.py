@@ -282,6 +282,29 @@ def test_mixture_dataset_file_noise_only(mix_dirs, monkeypatch):
     assert set(audio_files(mix_dirs[1])) & set(ds._cache)
 
 
+def test_balanced_noise_folders_draw_each_folder_alike(mix_dirs):
+    """Nine hum files beside one hiss file in its own folder: drawn file by file, hiss comes up about
+    one time in ten; drawn folder by folder, about one time in two."""
+    clean, noise = mix_dirs
+    for i in range(8):
+        sf.write(str(noise / f"hum{i}.wav"), (0.1 * np.sin(np.arange(RATE) / (5.0 + i))).astype(np.float32), RATE)
+    hiss = noise / "sub" / "hiss.flac"
+
+    def hiss_share(balanced):
+        ds = _dataset(mix_dirs, synthetic_noise_probability=0.0, babble_probability=0.0, length=200,
+                      balance_noise_folders=balanced)
+        hits = 0
+        for i in range(len(ds)):
+            ds._cache.clear()
+            ds._cached = 0
+            ds[i]
+            hits += hiss in ds._cache
+        return hits / len(ds)
+
+    assert hiss_share(False) < 0.2
+    assert 0.35 < hiss_share(True) < 0.65
+
+
 def _write_pair(noisy_dir, clean_dir, rel, seconds_noisy, seconds_clean, freq, seed):
     for folder, seconds, extra in ((clean_dir, seconds_clean, 0.0), (noisy_dir, seconds_noisy, 0.05)):
         path = folder / rel

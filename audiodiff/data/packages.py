@@ -48,6 +48,9 @@ class SoundFolder:
 
 
 GAMES = "usr/share/games"
+SCORCHED_MACHINE_NAMES = ("f16", "f18", "jet", "t38", "apache", "cessna", "helicopter", "factoryloop")
+SCORCHED_MACHINES = tuple(f"*/data/wav/misc/{name}*.wav" for name in SCORCHED_MACHINE_NAMES) + ("*/data/wav/movement/*.wav",)
+"""Scorched 3D's engines, aircraft and factory loops (the rest of its ``misc`` sounds are ambiences)."""
 TRAINING: tuple[SoundFolder, ...] = (
     SoundFolder("wesnoth-1.16-music", f"{GAMES}/wesnoth/1.16/data/core/music", ("*.ogg",), noise_kind="music"),
     SoundFolder("wesnoth-1.16-data", f"{GAMES}/wesnoth/1.16/data/core/sounds", ("ambient/*.ogg",),
@@ -71,6 +74,9 @@ TRAINING: tuple[SoundFolder, ...] = (
     SoundFolder("lincity-ng-data", f"{GAMES}/lincity-ng", ("sounds/*.wav",)),
     SoundFolder("freecol", f"{GAMES}/freecol", ("*/resources/music/*/*.ogg",), noise_kind="music"),
     SoundFolder("freecol", f"{GAMES}/freecol", ("*/resources/sound/*/*.ogg", "*/resources/sound/*.ogg")),
+    SoundFolder("scorched3d-data", f"{GAMES}/scorched3d/data/globalmods", SCORCHED_MACHINES, noise_kind="machine"),
+    SoundFolder("scorched3d-data", f"{GAMES}/scorched3d/data/globalmods", ("*/data/wav/misc/*.wav",),
+                noise_kind="ambience", exclude=SCORCHED_MACHINE_NAMES + ("fight4life", "scream")),
     SoundFolder("tuxpaint-stamps-default", "usr/share/tuxpaint/stamps", ("**/*.ogg", "**/*.wav"),
                 exclude=("_desc",)),  # the spoken descriptions are speech:
     SoundFolder("tuxpaint-stamps-default", "usr/share/tuxpaint/stamps", ("**/*_desc*.ogg",), kind="speech"),

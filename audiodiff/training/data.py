@@ -20,7 +20,8 @@ class EnhancementData(L.LightningDataModule):
         val_limit: validate on the first N files only (None: all).
         segment_seconds, batch_size, num_workers, epoch_length, snr_range, reverb_probability,
         synthetic_noise_probability, babble_probability, click_probability, machine_noise_probability,
-        noise_probability, noise_augment_probability, speech_augment_probability, cache_seconds, seed:
+        noise_probability, noise_augment_probability, speech_augment_probability, balance_noise_folders,
+        cache_seconds, seed:
             as in MixtureDataset (``noise_probability: 0`` and no noise folder: clean audio only, for
             models whose observation degrades it, bandwidth extension and vocoders).
         train_midi_dir, val_midi_dir: music synthesis instead: folders of audio with aligned MIDI
@@ -41,7 +42,7 @@ class EnhancementData(L.LightningDataModule):
                  babble_probability: float = 0.15, click_probability: float = 0.0,
                  machine_noise_probability: float = 0.0, noise_probability: float = 1.0,
                  noise_augment_probability: float = 0.0, speech_augment_probability: float = 0.0,
-                 cache_seconds: float = 36_000.0,
+                 balance_noise_folders: bool = False, cache_seconds: float = 36_000.0,
                  train_midi_dir: str | list[str] | None = None, val_midi_dir: str | None = None,
                  val_segment_seconds: float = 6.0, hop_length: int = 128, sketch_harmonics: int = 4,
                  seed: int = 0):
@@ -72,6 +73,7 @@ class EnhancementData(L.LightningDataModule):
                                             noise_probability=h.noise_probability,
                                             noise_augment_probability=h.noise_augment_probability,
                                             speech_augment_probability=h.speech_augment_probability,
+                                            balance_noise_folders=h.balance_noise_folders,
                                             cache_seconds=h.cache_seconds)
         val = PairedFolders(h.val_noisy_dir, h.val_clean_dir, h.sample_rate)
         if h.val_limit:
