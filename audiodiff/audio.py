@@ -182,14 +182,6 @@ def chunk_starts(length: int, chunk: int, hop: int) -> list[int]:
     return [min(i * hop, length - chunk) for i in range(count)]
 
 
-def split_chunks(wav: torch.Tensor, chunk: int, overlap: int) -> tuple[torch.Tensor, list[int]]:
-    """Cut ``[C, T]`` into overlapping ``[K, C, chunk]`` windows (the last one zero-padded if short)."""
-    starts = chunk_starts(wav.shape[-1], chunk, chunk - overlap)
-    pieces = [wav[..., s : s + chunk] for s in starts]
-    pieces = [torch.nn.functional.pad(p, (0, chunk - p.shape[-1])) for p in pieces]
-    return torch.stack(pieces), starts
-
-
 def crossfade_window(size: int, overlap: int, dtype=torch.float32, device=None) -> torch.Tensor:
     """``[size]`` weights: raised-cosine ramps over the first and last ``overlap`` samples, 1 between."""
     fade = torch.ones(size, dtype=dtype, device=device)
@@ -199,16 +191,29 @@ def crossfade_window(size: int, overlap: int, dtype=torch.float32, device=None) 
     return fade
 
 
-def overlap_add(chunks: torch.Tensor, starts: list[int], length: int, overlap: int) -> torch.Tensor:
-    """Blend ``[K, C, chunk]`` windows back into ``[C, length]`` with raised-cosine cross-fades."""
-    k, c, size = chunks.shape
-    fade = crossfade_window(size, overlap, chunks.dtype, chunks.device)
-    total = max(length, starts[-1] + size)
-    out, weight = chunks.new_zeros(c, total), chunks.new_zeros(total)
-    for piece, s in zip(chunks, starts):
-        out[:, s : s + size] += piece * fade
-        weight[s : s + size] += fade
-    return (out / weight.clamp_min(1e-8))[:, :length]
+class OverlapAdd:
+    """Chunks cross-faded back into one signal: ``add`` each chunk ``[C, size]`` at its start with
+    raised-cosine ramps over ``overlap`` samples at each end; ``result`` divides by the summed ramps.
+
+    Args:
+        channels, total: the buffer, ``[channels, total]`` (at least the last start plus its chunk).
+    """
+
+    def __init__(self, channels: int, total: int):
+        self.out, self.weight = torch.zeros(channels, total), torch.zeros(channels, total)
+
+    def add(self, start: int, piece: torch.Tensor, overlap: int, channels: slice | int = slice(None)) -> None:
+        """Add ``piece`` ``[C, size]`` (or ``[size]`` for one channel) at ``start`` on ``channels``."""
+        size = piece.shape[-1]
+        fade = crossfade_window(size, overlap)
+        self.out[channels, start : start + size] += piece * fade
+        self.weight[channels, start : start + size] += fade
+
+    def result(self, length: int) -> torch.Tensor:
+        """The first ``length`` samples ``[C, length]``, in place: the buffer is spent."""
+        out = self.out[:, :length].div_(self.weight[:, :length].clamp_min_(1e-8))
+        self.weight = None
+        return out
 
 
 def level_gain(wav: torch.Tensor, target_rms: float = 0.1, floor: float = 1e-4) -> torch.Tensor:

@@ -7,7 +7,8 @@ Config (``config.json`` of a checkpoint)::
      "representation": {"name": "complex_spec", "args": {...}},
      "backbone": {"name": "bandsplit", "args": {...}},
      "head": null or {"name": "noisy", "args": {...}},
-     "observation": {"name": "noisy"} (default), "narrowband" or "mel_inversion" (see observations),
+     "observation": {"name": "noisy"} (default; "notes" for music-midi), "narrowband" or "mel_inversion"
+                    (see observations),
      "sigma_data": 0.5,
      "sampling": {"solver": "dpmpp_2m", "steps": 8, "schedule": "karras",
                   "sigma_min": 0.002, "sigma_max": 80.0, "start": "noise" or "observation",
@@ -29,20 +30,13 @@ from audiodiff.diffusion.sampling import SAMPLERS, sample
 from audiodiff.diffusion.schedules import SCHEDULES
 from audiodiff.nn.backbones import BACKBONES
 from audiodiff.nn.heads import HEADS
-from audiodiff.observations import OBSERVATIONS
+from audiodiff.observations import OBSERVATIONS, Condition
 from audiodiff.registry import ConfigError
 from audiodiff.representations import REPRESENTATIONS
 
 DEFAULT_SAMPLING = {"solver": "dpmpp_2m", "steps": 8, "schedule": "karras", "sigma_min": 0.002, "sigma_max": 80.0,
                     "start": "noise"}
 STARTS = ("noise", "observation")  # where sampling starts: pure noise, or the observation plus noise
-SKETCH_KEY = "sketch"  # in a dict condition (MIDI synthesis), the spatial observation sampling may start from
-
-
-def observation_of(cond):
-    """The encoded observation in a condition, shaped like the model's output: the condition itself,
-    or for dict conditions its ``"sketch"`` entry (``None`` when there is none)."""
-    return cond.get(SKETCH_KEY) if isinstance(cond, dict) else cond
 CONFIG_KEYS = {"task", "representation", "backbone", "head", "observation", "sigma_data", "sampling"}
 
 
@@ -92,11 +86,15 @@ class DiffusionModel(nn.Module):
                 raise ConfigError(f"backbone {key}={args[key]} does not match the head's {value}")
         config["backbone"] = backbone_spec
         self.denoiser = Denoiser(BACKBONES.build(backbone_spec), head, config.get("sigma_data", 0.5))
-        observation = copy.deepcopy(config.get("observation") or {"name": "noisy"})
-        rate = observation.setdefault("args", {}).setdefault("sample_rate", self.representation.sample_rate)
-        if rate != self.representation.sample_rate:
-            raise ConfigError(f"observation sample_rate={rate} does not match the model's "
-                              f"{self.representation.sample_rate}")
+        default = {"name": "notes" if config.get("task") == "music-midi" else "noisy"}
+        observation = copy.deepcopy(config.get("observation") or default)
+        shared = {"sample_rate": self.representation.sample_rate}
+        if observation["name"] == "notes":  # a piano-roll frame per spectrogram frame
+            shared["hop_length"] = self.representation.hop_length
+        for key, value in shared.items():
+            given = observation.setdefault("args", {}).setdefault(key, value)
+            if given != value:
+                raise ConfigError(f"observation {key}={given} does not match the model's {value}")
         self.observation = OBSERVATIONS.build(observation)
         if observation["name"] != "noisy":  # enhancement configs stay as they were
             config["observation"] = observation
@@ -118,24 +116,25 @@ class DiffusionModel(nn.Module):
                                         device=device or self.device, **kwargs)
 
     @torch.no_grad()
-    def generate(self, shape, cond=None, steps: int | None = None, solver: str | None = None,
-                 generator=None, callback=None, guidance: float = 1.0, null=None) -> torch.Tensor:
-        """Sample in model space: ``shape`` = ``[B, C, ...]`` -> tensor of that shape. Sampling starts
-        from pure noise at ``sigma_max``, or (``"start": "observation"``) from the encoded condition
-        ``cond`` plus noise at ``sigma_max`` (SDEdit: a short refinement of the observation).
-        ``guidance`` != 1: classifier-free guidance away from ``null`` (default: the head's null
-        condition), see :mod:`audiodiff.diffusion.guidance`."""
+    def generate(self, shape, condition: Condition | None = None, steps: int | None = None, solver: str | None = None,
+                 generator=None, callback=None, guidance: float = 1.0) -> torch.Tensor:
+        """Sample in model space: ``shape`` = ``[B, C, ...]`` -> tensor of that shape, given a
+        :class:`~audiodiff.observations.Condition` (its ``observation.condition``; None for an
+        unconditional model). Sampling starts from pure noise at ``sigma_max``, or (``"start":
+        "observation"``) from the condition's ``start`` plus noise at ``sigma_max`` (SDEdit: a
+        short refinement of the observation). ``guidance`` != 1: classifier-free guidance away from
+        the head's null condition, see :mod:`audiodiff.diffusion.guidance`."""
+        cond = condition.cond if condition is not None else None
         denoiser = self.denoiser
         if guidance != 1.0:
-            if null is None and self.denoiser.head is None:
+            if self.denoiser.head is None:
                 raise ValueError("guidance needs a conditional model")
-            denoiser = GuidedDenoiser(denoiser, null if null is not None else self.denoiser.head.null(cond), guidance)
+            denoiser = GuidedDenoiser(denoiser, self.denoiser.head.null(cond), guidance)
         sigmas = self.sigmas(steps)
         x = randn(shape, generator, self.device) * sigmas[0]
         if self.config["sampling"]["start"] == "observation":
-            start = observation_of(cond)
-            if start is None or tuple(start.shape) != tuple(shape):
+            if condition is None or tuple(condition.start.shape) != tuple(shape):
                 raise ValueError(f"starting from the observation needs a condition shaped {tuple(shape)}")
-            x = x + start
+            x = x + condition.start
         return sample(denoiser, x, sigmas, solver or self.config["sampling"]["solver"],
                       cond=cond, generator=generator, callback=callback)

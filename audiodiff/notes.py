@@ -169,13 +169,3 @@ def window_notes(notes: np.ndarray, start: float, seconds: float) -> np.ndarray:
     shifted = notes[keep].copy()
     shifted[:, :2] -= start
     return shifted
-
-
-def notes_condition(notes: np.ndarray, sample_rate: int, length: int, hop_length: int,
-                    harmonics: int = 4) -> dict[str, torch.Tensor]:
-    """What a notes-conditioned model is given for ``length`` samples from time 0 of ``notes``:
-    ``{"sketch": [1, length] harmonic sketch (``harmonics`` partials a note), "notes": [4, 128,
-    length // hop_length + 1] piano roll}`` (one roll frame per spectrogram frame of a centred STFT
-    with that hop)."""
-    return {"sketch": harmonic_sketch(notes, sample_rate, length, harmonics)[None],
-            "notes": piano_roll(notes, length // hop_length + 1, sample_rate / hop_length)}

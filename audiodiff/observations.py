@@ -1,12 +1,19 @@
 """What a conditional model is given, made from what the user has: the noisy recording itself
 (enhancement), its telephone-band version (bandwidth extension), a rough waveform rebuilt from a
-mel spectrogram (vocoder), or MIDI notes (music synthesis: their sketch and piano roll). The same object turns clean training audio into training inputs, so a
-model is trained on exactly what inference gives it.
+mel spectrogram (vocoder), or MIDI notes (music synthesis: their sketch, piano roll and instrument).
+The same object turns training batches into conditions, so a model is trained on exactly what
+inference gives it: this is the one path from an input to the denoiser.
 
 Every observation has
-    ``observe(audio [C, T], rate) -> [C, T']`` at the model's rate (inference),
-    ``degrade(wav [B, C, T], generator=None) -> [B, C, T]`` at the model's rate (training: clean -> input),
+    ``degrade(inputs, generator=None)``: training: a batch as the dataset gives it -> as inference
+        gives it (clean audio -> narrowband or mel-inverted audio; a noisy mixture stays itself);
+    ``condition(model, inputs, label_dropout=0) -> Condition``: training and inference: a batch of
+        inputs -> what the denoiser is given, where sampling starts, and the waveform whose phase
+        a phaseless representation takes (class labels looked up, and dropped to the null token
+        at ``label_dropout`` for classifier-free guidance);
     ``keeps_rate``: outputs are written at the input's rate (enhancement) or at the model's.
+Audio observations also have ``observe(audio [C, T], rate) -> [C, T']`` (the user's recording at
+the model's rate); the notes observation has ``inputs(notes, ...)`` (one chunk's notes -> inputs).
 A model config names it under ``"observation"`` (default: ``{"name": "noisy"}``).
 """
 
@@ -15,61 +22,112 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
+import numpy as np
 import torch
 import torchaudio.functional as taF
 
-from audiodiff.audio import crossfade_window, resample
+from audiodiff.audio import OverlapAdd, resample
+from audiodiff.notes import harmonic_sketch, piano_roll
 from audiodiff.registry import Registry
+from audiodiff.nn.heads import ClassHead
 from audiodiff.representations import Mel, griffin_lim
 
 OBSERVATIONS = Registry("observation")
 
 
-@OBSERVATIONS.register("noisy")
-@dataclass(frozen=True)
-class NoisyRecording:
-    """The recording itself, resampled to the model's rate; the output keeps the input's rate."""
+@dataclass
+class Condition:
+    """What the denoiser is given for a batch of ``B`` items.
 
-    sample_rate: int = 16_000
-    keeps_rate = True
+    Attributes:
+        cond: the head's input: the encoded observation ``[B, C, F, N]``, or for a composite head
+            the dict of its parts' inputs.
+        start: ``[B, C, F, N]``, shaped like the model's output: the encoded observation, where
+            sampling starts when the model's ``sampling.start`` is ``observation``.
+        guide: ``[B, 1, T]``: the observed waveform, whose phase a phaseless representation takes.
+    """
+
+    cond: object
+    start: torch.Tensor
+    guide: torch.Tensor
+
+
+class AudioObservation:
+    """An observation that is a waveform at the model's rate: the encoded waveform is the condition,
+    the start of sampling and the phase guide."""
+
+    keeps_rate = False
 
     def observe(self, audio: torch.Tensor, rate: int) -> torch.Tensor:
         """``[C, T]`` at ``rate`` -> ``[C, T']`` at the model's rate."""
         return resample(audio, rate, self.sample_rate)
 
     def degrade(self, wav: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Training inputs are already noisy (the dataset mixed them)."""
+        """``[B, C, T]`` -> ``[B, C, T]``: a noisy mixture is its own observation."""
         return wav
+
+    def condition(self, model, inputs: torch.Tensor, label_dropout: float = 0.0) -> Condition:
+        """``[B, 1, T]`` -> :class:`Condition` (the encoded waveform)."""
+        encoded = model.representation.encode(inputs)
+        return Condition(encoded, encoded, inputs)
+
+
+@OBSERVATIONS.register("noisy")
+@dataclass(frozen=True)
+class NoisyRecording(AudioObservation):
+    """The recording itself, resampled to the model's rate; the output keeps the input's rate."""
+
+    sample_rate: int = 16_000
+    keeps_rate = True
 
 
 @OBSERVATIONS.register("notes")
 @dataclass(frozen=True)
 class NotesSketch:
-    """MIDI notes (music synthesis): the model is given each chunk's piano roll and its harmonic
-    sketch of ``harmonics`` partials per note (:func:`audiodiff.notes.notes_condition`), made
-    by :class:`~audiodiff.pipelines.synth.MusicSynth` at inference and by the aligned dataset in
-    training (its ``sketch_harmonics`` must agree). A music-midi config without this observation
-    has the first release's four partials. Outputs are written at the model's rate."""
+    """MIDI notes (music synthesis). A chunk's inputs (:meth:`inputs`, made alike by the aligned
+    dataset in training and by :class:`~audiodiff.pipelines.synth.MusicSynth`) are its harmonic
+    sketch of ``harmonics`` partials a note, its piano roll (a frame per ``hop_length``: the
+    representation's), the instrument family and the program and sound bank names; the
+    condition is the encoded sketch (where sampling starts), the roll and the class labels. A
+    music-midi config without this observation has the first release's four partials. Outputs
+    are written at the model's rate."""
 
     sample_rate: int = 22_050
     harmonics: int = 4
+    hop_length: int = 128
     keeps_rate = False
 
-    def observe(self, audio: torch.Tensor, rate: int) -> torch.Tensor:
-        raise ValueError("a notes-conditioned model takes MIDI, not audio: use MusicSynth (audiodiff synth)")
+    def inputs(self, notes: np.ndarray, length: int, family: int, program: str = "", bank: str = "") -> dict:
+        """What the model is given for ``length`` samples from time 0 of ``notes`` ``[N, 4]`` (start
+        s, end s, pitch, velocity; :func:`~audiodiff.notes.window_notes` shifts a chunk's to 0):
+        ``{"sketch": [1, length], "notes": [4, 128, length // hop_length + 1] piano roll,
+        "instrument": family (0-dim long), "program": GM name or "", "bank": sound bank or ""}``."""
+        return {"sketch": harmonic_sketch(notes, self.sample_rate, length, self.harmonics)[None],
+                "notes": piano_roll(notes, length // self.hop_length + 1, self.sample_rate / self.hop_length),
+                "instrument": torch.tensor(family), "program": program, "bank": bank}
 
-    def degrade(self, wav: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        raise ValueError("a notes-conditioned model is trained on aligned MIDI (AlignedMidiDataset), not on audio")
+    def degrade(self, inputs: dict, generator: torch.Generator | None = None) -> dict:
+        """Training inputs are what inference gives."""
+        return inputs
 
-
-def sketch_harmonics(observation) -> int:
-    """Partials a note in the harmonic sketch a music-midi model with this observation is given."""
-    return observation.harmonics if isinstance(observation, NotesSketch) else NotesSketch.harmonics
+    def condition(self, model, inputs: dict, label_dropout: float = 0.0) -> Condition:
+        """A batch of :meth:`inputs` (tensors stacked, names listed) -> :class:`Condition`: the
+        encoded sketch, the roll, and a label per class head (``instrument``; ``program`` and
+        ``bank`` by name, the null token for names the head does not know), each dropped to the
+        null token at ``label_dropout`` on its own."""
+        sketch = model.representation.encode(inputs["sketch"])
+        labels = {"instrument": inputs["instrument"]}
+        labels |= model.denoiser.head.named_labels(inputs, len(inputs["instrument"]))
+        labels = {key: value.to(sketch.device) for key, value in labels.items()}
+        if label_dropout:
+            labels = {key: torch.where(torch.rand(v.shape, device=v.device) < label_dropout,
+                                       torch.full_like(v, ClassHead.NULL), v) for key, v in labels.items()}
+        return Condition({"sketch": sketch, "notes": inputs["notes"], **labels}, sketch, inputs["sketch"])
 
 
 @OBSERVATIONS.register("narrowband")
 @dataclass(frozen=True)
-class Narrowband:
+class Narrowband(AudioObservation):
     """Telephone-band speech: the input is band-limited to ``narrow_rate`` (whatever its own rate),
     then resampled to the model's rate; the output is written at the model's rate.
 
@@ -80,7 +138,6 @@ class Narrowband:
     sample_rate: int = 16_000
     narrow_rate: int = 8_000
     codec_probability: float = 0.5
-    keeps_rate = False
 
     def observe(self, audio: torch.Tensor, rate: int) -> torch.Tensor:
         """``[C, T]`` at ``rate`` -> ``[C, T']`` at the model's rate, nothing above ``narrow_rate / 2``."""
@@ -102,7 +159,7 @@ class Narrowband:
 
 @OBSERVATIONS.register("mel_inversion")
 @dataclass(frozen=True)
-class MelInversion:
+class MelInversion(AudioObservation):
     """A rough waveform rebuilt from a log-mel spectrogram (the :class:`~audiodiff.representations.Mel`
     settings below): magnitudes through the pseudo-inverse of the mel filterbank, phases from
     ``iterations`` of fast Griffin-Lim (zero initial phase, so it is deterministic). The model then
@@ -126,7 +183,6 @@ class MelInversion:
     iterations: int = 16
     block_seconds: float = 30.0
     match_passes: int = 0
-    keeps_rate = False
 
     @cached_property
     def mel(self) -> Mel:
@@ -162,7 +218,7 @@ class MelInversion:
         if mel.shape[-1] <= block:
             return self._invert(mel, length)
         overlap = max(1, min(int(self.sample_rate / self.hop_length), block // 4))  # up to a second of frames
-        out, weight = torch.zeros(mel.shape[0], length), torch.zeros(length)
+        joined = OverlapAdd(mel.shape[0], length)
         for start in range(0, mel.shape[-1] - overlap, block - overlap):
             frames = mel[..., start : start + block]
             s = start * self.hop_length
@@ -170,11 +226,8 @@ class MelInversion:
             size = length - s if last else min((frames.shape[-1] - 1) * self.hop_length, length - s)
             if size <= 0:
                 break
-            piece = self._invert(frames, size)
-            fade = crossfade_window(size, min(overlap * self.hop_length, size // 2))
-            out[:, s : s + size] += piece * fade
-            weight[s : s + size] += fade
-        return out / weight.clamp_min(1e-8)
+            joined.add(s, self._invert(frames, size), min(overlap * self.hop_length, size // 2))
+        return joined.result(length)
 
     def match(self, wav: torch.Tensor, mel: torch.Tensor, passes: int | None = None) -> torch.Tensor:
         """Make ``wav`` ``[C, T]`` agree with the log-mel ``mel`` ``[C, n_mels, N]`` it was made from: its

@@ -33,15 +33,15 @@ def dev_files(folder: Path, count: int, seconds: float, rate: int) -> list[torch
 
 
 def batching(enhancer: Enhancer, folder: Path) -> list[str]:
-    """32 one-second files: one ``enhance_many`` call against 32 calls (``enhancer``: batch size 32)."""
+    """32 one-second files: one ``run_many`` call against 32 calls (``enhancer``: batch size 32)."""
     rate = enhancer.sample_rate
     files = dev_files(folder, 32, 1.0, rate)
     items = [(i, f, rate) for i, f in enumerate(files)]
     # warm-up of both shapes: a first call at a new batch size pays one-time kernel set-up
     enhancer(files[0], rate)
-    dict(enhancer.enhance_many(items, seed=0))
+    dict(enhancer.run_many(items, seed=0))
     start = time.perf_counter()
-    together = dict(enhancer.enhance_many(items, seed=0))
+    together = dict(enhancer.run_many(items, seed=0))
     batched = time.perf_counter() - start
     start = time.perf_counter()
     alone = [enhancer(f, rate, seed=0) for f in files]

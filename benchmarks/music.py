@@ -118,7 +118,7 @@ def main() -> None:
         raise SystemExit(f"no rendered pieces in {args.pieces}: run `audiodiff data build-corpus --out data/corpus`")
     args.out.mkdir(parents=True, exist_ok=True)
     synth = MusicSynth(args.model, device="cpu") if args.model != "none" else None
-    harmonics = synth.harmonics if synth else NotesSketch.harmonics
+    harmonics = synth.model.observation.harmonics if synth else NotesSketch.harmonics
     systems = {"sine": additive(1), "harmonic sketch": additive(harmonics),
                "fluidsynth, another soundfont": other_soundfont}
     if synth is not None and synth.banks:

@@ -19,10 +19,9 @@ from audiodiff.audio import (
     chunk_starts,
     convert_channels,
     load_audio,
-    overlap_add,
+    OverlapAdd,
     resample,
     save_audio,
-    split_chunks,
 )
 
 RATE = 16_000
@@ -295,28 +294,39 @@ def test_resample_batched_shape():
 # --------------------------------------------------------------------------- chunking
 
 
+def _chunked_and_back(wav: torch.Tensor, chunk: int, overlap: int) -> tuple[torch.Tensor, list[int]]:
+    """``wav`` ``[C, T]`` cut into zero-padded chunks and cross-faded back, as the pipelines do."""
+    length = wav.shape[-1]
+    starts = chunk_starts(length, chunk, chunk - overlap)
+    joined = OverlapAdd(wav.shape[0], max(length, starts[-1] + chunk))
+    padded = torch.nn.functional.pad(wav, (0, starts[-1] + chunk - length))
+    for s in starts:
+        joined.add(s, padded[:, s : s + chunk], overlap)
+    return joined.result(length), starts
+
+
 @pytest.mark.parametrize(
     ("length", "chunk", "overlap"),
     [(1, 100, 20), (57, 100, 20), (100, 100, 20), (101, 100, 20), (1000, 100, 20),
      (1003, 128, 32), (4096, 512, 0), (777, 64, 63), (5000, 1024, 256), (2, 3, 1)],
 )
-def test_split_and_overlap_add_reconstruct(length, chunk, overlap):
+def test_chunks_cross_faded_back_reconstruct(length, chunk, overlap):
     wav = torch.randn(2, length, generator=torch.Generator().manual_seed(length))
-    chunks, starts = split_chunks(wav, chunk, overlap)
-    assert chunks.shape == (len(starts), 2, chunk)
+    back, starts = _chunked_and_back(wav, chunk, overlap)
     assert starts[0] == 0 and starts == sorted(starts)
     assert starts[-1] + chunk >= length  # the last window reaches the end
-    back = overlap_add(chunks, starts, length, overlap)
     assert back.shape == (2, length)
     assert (back - wav).abs().max().item() < 1e-6
 
 
-def test_short_signal_is_one_zero_padded_chunk():
-    wav = torch.arange(1.0, 11.0)[None]
-    chunks, starts = split_chunks(wav, 16, 4)
-    assert starts == [0]
-    assert torch.equal(chunks[0, 0, :10], wav[0])
-    assert torch.equal(chunks[0, 0, 10:], torch.zeros(6))
+def test_overlap_add_channels_on_their_own():
+    joined = OverlapAdd(2, 10)
+    joined.add(0, torch.ones(10), 0, channels=0)
+    joined.add(0, 2 * torch.ones(6), 2, channels=1)
+    joined.add(4, 4 * torch.ones(6), 2, channels=1)
+    out = joined.result(10)
+    assert torch.equal(out[0], torch.ones(10))
+    assert torch.allclose(out[1, :4], torch.full((4,), 2.0)) and torch.allclose(out[1, 6:], torch.full((4,), 4.0))
 
 
 def test_chunk_starts_cover_with_hop():
@@ -328,8 +338,10 @@ def test_chunk_starts_cover_with_hop():
 
 def test_overlap_add_cross_fades_between_chunks():
     """Different content in overlapping windows is blended, not hard-switched."""
-    chunks = torch.stack([torch.zeros(1, 100), torch.ones(1, 100)])
-    out = overlap_add(chunks, [0, 80], 180, 20)
+    joined = OverlapAdd(1, 180)
+    joined.add(0, torch.zeros(1, 100), 20)
+    joined.add(80, torch.ones(1, 100), 20)
+    out = joined.result(180)
     fade = out[0, 80:100]
     assert fade[0] > 0 and fade[-1] < 1
     assert torch.all(fade[1:] > fade[:-1])

@@ -12,17 +12,12 @@ import pytest
 import torch
 
 import audiodiff
+from tiny_config import TINY_MASK
 from audiodiff.cli import VERBS, main
 from audiodiff.hub import save_pretrained
 from audiodiff.model import DiffusionModel
 
-CONFIG = {
-    "task": "enhance",
-    "representation": {"name": "complex_spec", "args": {}},
-    "backbone": {"name": "bandsplit", "args": {"channels": 48, "blocks": 2, "emb_dim": 32}},
-    "head": {"name": "noisy", "args": {"channels": 2}},
-    "sampling": {"solver": "euler", "steps": 6},
-}
+CONFIG = TINY_MASK
 
 
 @pytest.fixture
@@ -84,11 +79,11 @@ def test_info_prints_task_and_parameters(checkpoint, capsys):
     captured = capsys.readouterr()
     assert captured.err == ""
     out = captured.out
-    assert re.search(r"^task\s+enhance$", out, flags=re.MULTILINE), out
+    assert re.search(r"^task\s+speech-enhance$", out, flags=re.MULTILINE), out
     assert re.search(r"^representation\s+complex_spec$", out, flags=re.MULTILINE), out
     assert re.search(r"^head\s+noisy$", out, flags=re.MULTILINE), out
     assert re.search(r"^sample rate\s+16000 Hz$", out, flags=re.MULTILINE), out
-    assert re.search(r"^sampler\s+euler, 6 steps, karras", out, flags=re.MULTILINE), out
+    assert re.search(r"^sampler\s+dpmpp_2m, 2 steps, karras", out, flags=re.MULTILINE), out
     found = re.search(r"^backbone\s+bandsplit \((\d+\.\d+) M parameters\)$", out, flags=re.MULTILINE)
     assert found, out
     params = sum(p.numel() for p in model.parameters())

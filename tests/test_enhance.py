@@ -9,6 +9,7 @@ import pytest
 import soundfile as sf
 import torch
 
+from tiny_config import TINY_MASK
 from audiodiff.audio import load_audio, save_audio
 from audiodiff.cli import main
 from audiodiff.commands.export import export_checkpoint
@@ -16,14 +17,7 @@ from audiodiff.hub import CheckpointError, from_pretrained, save_pretrained
 from audiodiff.model import DiffusionModel
 from audiodiff.pipelines.enhance import Enhancer
 
-CONFIG = {
-    "task": "speech-enhance",
-    "representation": {"name": "complex_spec", "args": {"scale": 1.0}},
-    "head": {"name": "noisy", "args": {"channels": 2}},
-    "backbone": {"name": "bandsplit", "args": {"in_channels": 2, "out_channels": 2, "channels": 16, "blocks": 2}},
-    "sigma_data": 0.45,
-    "sampling": {"solver": "dpmpp_2m", "steps": 2, "sigma_min": 0.01, "sigma_max": 10.0},
-}
+CONFIG = TINY_MASK
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +68,7 @@ def test_batched_files_equal_single_file_runs(tiny_model):
     """Chunks of many files share batches; each file's output equals its single-file output."""
     enhancer = Enhancer(tiny_model, device="cpu", chunk_seconds=0.5, overlap_seconds=0.125, batch_size=5)
     files = [noisy_tone(s, seed=i) for i, s in enumerate((0.3, 1.1, 0.6, 0.9, 0.2))]
-    together = dict(enhancer.enhance_many([(i, f, 16_000) for i, f in enumerate(files)], seed=3))
+    together = dict(enhancer.run_many([(i, f, 16_000) for i, f in enumerate(files)], seed=3))
     assert list(together) == list(range(5))
     single = Enhancer(tiny_model, device="cpu", chunk_seconds=0.5, overlap_seconds=0.125, batch_size=1)
     for i, f in enumerate(files):

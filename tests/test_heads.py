@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from audiodiff.model import DiffusionModel
+from audiodiff.observations import Condition
 from audiodiff.nn.heads import HEADS, ClassHead
 
 B, N = 2, 7
@@ -272,9 +273,9 @@ def test_model_with_composite_head_generates():
     cond = notes_and_class_cond(frames=N, labels=(0, -1))
     shape = (B, 2, 256, N)
     calls = []
-    out = model.generate(shape, cond, steps=2, generator=torch.Generator().manual_seed(0),
+    out = model.generate(shape, Condition(cond, None, None), steps=2, generator=torch.Generator().manual_seed(0),
                          callback=lambda info: calls.append(info["i"]))
     assert out.shape == shape and torch.isfinite(out).all()
     assert calls == [0, 1]
-    null = model.generate(shape, model.denoiser.head.null(cond), steps=2)
+    null = model.generate(shape, Condition(model.denoiser.head.null(cond), None, None), steps=2)
     assert null.shape == shape and torch.isfinite(null).all()

@@ -12,6 +12,7 @@ import torch
 from safetensors.torch import load_file
 
 import audiodiff
+from tiny_config import TINY_MASK
 from audiodiff.hub import (
     CONFIG_NAME,
     WEIGHTS_NAME,
@@ -25,14 +26,7 @@ from audiodiff.hub import (
 from audiodiff.model import DiffusionModel
 from audiodiff.registry import ConfigError
 
-TINY = {
-    "task": "enhance",
-    "representation": {"name": "complex_spec", "args": {}},
-    "backbone": {"name": "bandsplit", "args": {"in_channels": 2, "out_channels": 2, "channels": 8,
-                                               "blocks": 2, "emb_dim": 16}},
-    "head": {"name": "noisy", "args": {"channels": 2}},
-    "sampling": {"steps": 4},
-}
+TINY = TINY_MASK
 
 
 def _tiny_model(seed: int = 0) -> DiffusionModel:
@@ -86,7 +80,7 @@ def test_save_pretrained_writes_the_three_files(saved):
     assert {p.name for p in folder.iterdir()} == {CONFIG_NAME, "README.md", WEIGHTS_NAME}
     config = json.loads((folder / CONFIG_NAME).read_text())
     assert config == model.config
-    assert config["task"] == "enhance"
+    assert config["task"] == "speech-enhance"
     state = load_file(str(folder / WEIGHTS_NAME))
     assert set(state) == set(model.state_dict())
     assert all(t.dtype == torch.float32 for t in state.values())
@@ -121,8 +115,8 @@ def test_audiodiff_load_folder(saved):
     loaded = audiodiff.load(str(folder))
     assert torch.equal(_run(loaded), _run(model))
     assert loaded.sample_rate == 16_000
-    assert loaded.config["sampling"]["steps"] == 4
-    assert loaded.sigmas().shape == (5,)
+    assert loaded.config["sampling"]["steps"] == 2
+    assert loaded.sigmas().shape == (3,)
 
 
 def test_shipped_name_through_env_var(saved, tmp_path, monkeypatch):
@@ -196,7 +190,7 @@ def test_weights_not_matching_config(saved):
     """Other shapes than the config describes: a CheckpointError, not torch's RuntimeError."""
     _, folder = saved
     config = json.loads((folder / CONFIG_NAME).read_text())
-    config["backbone"]["args"]["channels"] = 16
+    config["backbone"]["args"]["channels"] *= 2
     (folder / CONFIG_NAME).write_text(json.dumps(config))
     with pytest.raises(CheckpointError, match="do not match the config"):
         from_pretrained(folder)

@@ -22,7 +22,7 @@ from audiodiff.diffusion.guidance import GuidedDenoiser
 from audiodiff.metrics import (ONSET_DETECTORS, chroma_cosine, detect_onsets, music_synthesis_scores, onset_f1,
                                onset_misses)
 from audiodiff.model import DiffusionModel
-from audiodiff.observations import NotesSketch
+from audiodiff.observations import Condition
 from audiodiff.pipelines.synth import MusicSynth
 from tiny_config import perturb
 
@@ -149,16 +149,17 @@ def test_sampling_can_start_from_the_sketch():
     torch.manual_seed(0)
     model = DiffusionModel(config).eval()
     cond = {"sketch": torch.randn(1, 2, 128, 11), "notes": torch.rand(1, 3, 128, 11), "instrument": torch.tensor([3])}
-    out = model.generate((1, 2, 128, 11), cond=cond, steps=1, generator=[torch.Generator().manual_seed(1)])
+    condition = Condition(cond, cond["sketch"], None)
+    out = model.generate((1, 2, 128, 11), condition, steps=1, generator=[torch.Generator().manual_seed(1)])
     assert (out - cond["sketch"]).abs().max() < 1e-2
     with pytest.raises(ValueError, match="condition shaped"):
-        model.generate((1, 2, 128, 12), cond=cond, steps=1, generator=[torch.Generator().manual_seed(1)])
+        model.generate((1, 2, 128, 12), condition, steps=1, generator=[torch.Generator().manual_seed(1)])
     module = EnhancementModule(model=config, sigma_distribution="loguniform")
     assert module.loss_fn.bridge_sigma == config["sampling"]["sigma_max"]
     frames = model.representation.encode(torch.zeros(1, 1, 4000)).shape[-1]
     batch = ({"sketch": torch.randn(2, 1, 4000), "notes": torch.rand(2, 3, 128, frames),
               "instrument": torch.tensor([1, 2])}, torch.randn(2, 1, 4000))
-    assert torch.isfinite(module._common_step(batch))
+    assert torch.isfinite(module._loss(module._condition(batch[0]), batch[1]))
 
 
 def test_fit_music_midi_debug_recipe(aligned, tmp_path, monkeypatch):
@@ -220,15 +221,16 @@ def test_no_seam_at_chunk_boundaries(synth, tmp_path):
     path = tmp_path / "long.mid"
     write_midi(path, [(0, [(0.0, 3.0, 60, 100), (0.5, 2.5, 67, 90)])])
     audio = synth(path, seed=0)
-    hop = synth.chunk - synth.overlap
-    boundaries = [k * hop + synth.overlap // 2 for k in range(1, audio.shape[-1] // hop)]  # mid cross-fade
+    overlap = synth.runner.overlap
+    hop = synth.runner.chunk - overlap
+    boundaries = [k * hop + overlap // 2 for k in range(1, audio.shape[-1] // hop)]  # mid cross-fade
     frame = RATE // 100
     level = audio[: audio.shape[-1] // frame * frame].reshape(-1, frame).pow(2).mean(1).sqrt()
     level_steps = (level[1:] - level[:-1]).abs()
     jumps = (audio[1:] - audio[:-1]).abs()
     near = torch.zeros_like(jumps, dtype=torch.bool)
     for b in boundaries:
-        near[max(0, b - synth.overlap) : b + synth.overlap] = True
+        near[max(0, b - overlap) : b + overlap] = True
     assert jumps[near].max() <= jumps[~near].max()
     frames_near = torch.tensor([near[i * frame : (i + 1) * frame].any().item() for i in range(len(level_steps))])
     assert level_steps[frames_near].max() <= level_steps[~frames_near].max()
@@ -282,22 +284,23 @@ def test_the_notes_observation_sets_the_partials_of_the_sketch(tmp_path, aligned
     torch.testing.assert_close(inputs["sketch"][0], expected)
 
 
-def test_the_notes_observation_takes_midi_not_audio():
-    observation = NotesSketch()
-    with pytest.raises(ValueError, match="takes MIDI"):
-        observation.observe(torch.zeros(1, 100), 16_000)
-    with pytest.raises(ValueError, match="aligned MIDI"):
-        observation.degrade(torch.zeros(1, 1, 100))
-
-
-def test_training_refuses_a_sketch_other_than_the_models(aligned, tmp_path, monkeypatch, capsys):
-    from audiodiff.cli import main
+def test_the_data_takes_the_models_rate_hop_and_sketch(aligned, tmp_path, monkeypatch):
+    """``audiodiff fit`` derives the data settings the model fixes (rate, roll hop, partials a note)
+    from the model: a recipe cannot set them to something else."""
+    from audiodiff.training.cli import MODEL_SETTINGS, RecipeCLI
+    from audiodiff.training.data import EnhancementData
+    from audiodiff.training.module import EnhancementModule
 
     monkeypatch.chdir(tmp_path)
-    code = main(["fit", "--config", str(RECIPE), "--data.train_midi_dir", str(aligned), "--data.val_midi_dir",
-                 str(aligned), "--data.sketch_harmonics", "12", "--trainer.default_root_dir", str(tmp_path / "run")])
-    assert code != 0
-    assert "sketch_harmonics is 12 but the model's notes observation has 4" in capsys.readouterr().err
+    cli = RecipeCLI(EnhancementModule, EnhancementData, run=False, save_config_callback=None,
+                    args=["--config", str(RECIPE), "--data.train_midi_dir", str(aligned), "--data.val_midi_dir",
+                          str(aligned), "--model.model.observation", '{"name": "notes", "args": {"harmonics": 12}}'])
+    data = cli.datamodule.hparams
+    assert (data.sample_rate, data.hop_length, data.sketch_harmonics) == (RATE, 64, 12)
+    assert set(MODEL_SETTINGS) == {"data.sample_rate", "data.hop_length", "data.sketch_harmonics"}
+    with pytest.raises(SystemExit):
+        RecipeCLI(EnhancementModule, EnhancementData, run=False, save_config_callback=None,
+                  args=["--config", str(RECIPE), "--data.sketch_harmonics", "12"])
 
 
 BANKS = ["fluidr3", "timgm6mb", "musescore"]
@@ -326,7 +329,7 @@ def test_training_gives_program_labels_and_the_null_token_for_programs_never_tra
     module = EnhancementModule(model=bank_config(), sigma_distribution="loguniform")
     inputs = {"sketch": torch.randn(3, 1, 4000), "notes": torch.rand(3, 3, 128, 63),
               "instrument": torch.tensor([5, 9, 9]), "program": ["violin", "flute", "ocarina"]}
-    assert module._encode(module.model, inputs)["program"].tolist() == [1, 2, -1]
+    assert module._condition(inputs).cond["program"].tolist() == [1, 2, -1]
 
 
 def test_a_family_name_leaves_the_program_open_and_an_untrained_program_plays_as_its_family(tmp_path):
@@ -358,12 +361,14 @@ def test_training_gives_bank_labels_and_the_null_token_for_unknown_banks():
     module = EnhancementModule(model=bank_config(), sigma_distribution="loguniform")
     inputs = {"sketch": torch.randn(3, 1, 4000), "notes": torch.rand(3, 3, 128, 63),
               "instrument": torch.tensor([1, 2, 3]), "bank": ["musescore", "", "other"]}
-    cond = module._encode(module.model, inputs)
+    module.eval()  # no label dropout
+    cond = module._condition(inputs).cond
     assert cond["bank"].tolist() == [2, -1, -1] and cond["instrument"].tolist() == [1, 2, 3]
     del inputs["bank"]  # data without banks (MAESTRO): all null
-    assert module._encode(module.model, inputs)["bank"].tolist() == [-1, -1, -1]
+    assert module._condition(inputs).cond["bank"].tolist() == [-1, -1, -1]
+    module.train()
     module.hparams.label_dropout = 1.0
-    dropped = module._encode(module.model, {**inputs, "bank": ["fluidr3"] * 3}, drop_labels=True)
+    dropped = module._condition({**inputs, "bank": ["fluidr3"] * 3}).cond
     assert dropped["bank"].tolist() == [-1] * 3 and dropped["instrument"].tolist() == [-1] * 3
 
 

@@ -15,7 +15,7 @@ from audiodiff.audio import AudioError
 from audiodiff.hub import save_pretrained
 from audiodiff.metrics import log_spectral_distance, pesq_wb
 from audiodiff.model import DiffusionModel
-from audiodiff.observations import MelInversion, Narrowband, NoisyRecording
+from audiodiff.observations import Condition, MelInversion, Narrowband, NoisyRecording
 from audiodiff.pipelines.enhance import Enhancer
 from audiodiff.pipelines.vocode import Vocoder
 from audiodiff.registry import ConfigError
@@ -133,7 +133,7 @@ def test_vocoder_batches_files_like_single_calls():
                       batch_size=4)
     mels = [vocoder.mel_of(_speech_like(s, f0, i), RATE) for i, (s, f0) in enumerate([(0.7, 120), (1.9, 180),
                                                                                        (1.2, 220)])]
-    together = dict(vocoder.enhance_many([(i, m, None) for i, m in enumerate(mels)], seed=5))
+    together = dict(vocoder.run_many([(i, m, None) for i, m in enumerate(mels)], seed=5))
     for i, m in enumerate(mels):
         assert (together[i] - vocoder(m, seed=5)).abs().max() < 1e-4
 
@@ -158,8 +158,10 @@ def test_training_step_degrades_clean_input(observation):
     module = EnhancementModule(model=config, warmup_steps=1, sigma_distribution="loguniform", sigma_top_share=0.5)
     clean = torch.cat([_speech_like(0.5, f0, i)[None] for i, f0 in enumerate((110, 200))])  # [2, 1, T]
     condition = module._condition(clean)
-    assert condition.shape == clean.shape and not torch.allclose(condition, clean, atol=1e-3)
-    loss = module._common_step((clean, clean))
+    observed = condition.guide
+    assert observed.shape == clean.shape and not torch.allclose(observed, clean, atol=1e-3)
+    assert torch.equal(condition.cond, module.model.representation.encode(observed))
+    loss = module._loss(condition, clean)
     assert math.isfinite(loss.item())
     loss.backward()
 
@@ -296,16 +298,17 @@ def test_sampling_can_start_from_the_observation():
     config = copy.deepcopy(TINY_MASK)
     config["sampling"] = {**config["sampling"], "start": "observation", "sigma_max": 1e-4, "sigma_min": 1e-5}
     cond = torch.randn(1, 2, 256, 40, generator=torch.Generator().manual_seed(0))
+    condition = Condition(cond, cond, None)
     torch.manual_seed(0)
     refine = DiffusionModel(config).eval()
-    out = refine.generate(cond.shape, cond=cond, steps=1, generator=[torch.Generator().manual_seed(1)])
+    out = refine.generate(cond.shape, condition, steps=1, generator=[torch.Generator().manual_seed(1)])
     assert (out - cond).abs().max() < 1e-2
     scratch = DiffusionModel({**config, "sampling": {**config["sampling"], "start": "noise"}}).eval()
     scratch.load_state_dict(refine.state_dict())
-    out = scratch.generate(cond.shape, cond=cond, steps=1, generator=[torch.Generator().manual_seed(1)])
+    out = scratch.generate(cond.shape, condition, steps=1, generator=[torch.Generator().manual_seed(1)])
     assert (out - cond).abs().max() > 1.0
     with pytest.raises(ValueError, match="condition shaped"):
-        refine.generate((1, 2, 256, 41), cond=cond, steps=1, generator=[torch.Generator().manual_seed(1)])
+        refine.generate((1, 2, 256, 41), condition, steps=1, generator=[torch.Generator().manual_seed(1)])
     with pytest.raises(ConfigError, match="start"):
         DiffusionModel({**config, "sampling": {**config["sampling"], "start": "middle"}})
 

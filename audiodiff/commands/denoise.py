@@ -7,7 +7,7 @@ from pathlib import Path
 
 import soundfile as sf
 
-from audiodiff.audio import AUDIO_EXTENSIONS, chunk_starts, load_audio
+from audiodiff.audio import AUDIO_EXTENSIONS, load_audio
 from audiodiff.commands import verb
 from audiodiff.commands.files import (
     add_run_options,
@@ -52,7 +52,6 @@ def denoise(args) -> int:
     if args.devices * args.num_nodes > 1:  # every rank shards the full list, then skips its finished files
         return _denoise_distributed(args, jobs, enhancer)
     remove_stale_parts([dst for _, dst in jobs])
-    hop = enhancer.chunk - enhancer.overlap
 
     def chunks_of(src: Path) -> int:
         try:
@@ -60,7 +59,7 @@ def denoise(args) -> int:
         except Exception:
             return 0
         length = math.ceil(info.frames * enhancer.sample_rate / info.samplerate)
-        return len(chunk_starts(length, enhancer.chunk, hop)) * info.channels
+        return enhancer.chunks_for(info.channels, length)
 
     written, failures = run_files(enhancer, todo, load_audio, chunks_of, args.seed, args.plot, "denoise", _subtype)
     return report(args.output, written, failures, args.plot)

@@ -169,7 +169,7 @@ def pending(jobs: list[tuple[Path, Path]], overwrite: bool) -> list[tuple[Path, 
 def run_files(pipeline, todo: list[tuple[Path, Path]], load: Callable, chunks_of: Callable[[Path], int],
               seed: int, plot: bool, desc: str, subtype=None,
               labels: tuple[str, str] = ("noisy", "enhanced")) -> tuple[int, list[str]]:
-    """Run ``pipeline.enhance_many`` over ``todo`` and write each result as soon as it is done.
+    """Run ``pipeline.run_many`` over ``todo`` and write each result as soon as it is done.
 
     ``load(src) -> (data, rate)`` raises AudioError for a bad file (``rate`` None: not audio, e.g.
     a mel); ``chunks_of(src)`` sizes the progress bar. Outputs keep the input's rate when the
@@ -193,7 +193,7 @@ def run_files(pipeline, todo: list[tuple[Path, Path]], load: Callable, chunks_of
             yield box.pop()
 
     written = 0
-    for (src, dst, given, rate), out in pipeline.enhance_many(items(), seed=seed, on_chunks=bar.update):
+    for (src, dst, given, rate), out in pipeline.run_many(items(), seed=seed, on_chunks=bar.update):
         out_rate = rate if keeps_rate else pipeline.sample_rate
         shown = None if given is None else resample(torch.as_tensor(given), rate, out_rate)
         error = write_enhanced(src, dst, out, out_rate, shown, subtype, labels)

@@ -10,7 +10,7 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from audiodiff.audio import AUDIO_EXTENSIONS, AudioError, chunk_starts, load_audio
+from audiodiff.audio import AUDIO_EXTENSIONS, AudioError, load_audio
 from audiodiff.commands import verb
 from audiodiff.commands.files import add_run_options, check_task, plan_jobs, report, run_files
 from audiodiff.pipelines.writing import remove_stale_parts
@@ -83,7 +83,6 @@ def vocode(args) -> int:
     remove_stale_parts([dst for _, dst in jobs])
     observation = vocoder.model.observation
     n_mels = observation.n_mels if vocoder.takes_mel else None
-    hop = vocoder.chunk - vocoder.overlap
 
     def chunks_of(src: Path) -> int:
         try:
@@ -95,7 +94,7 @@ def vocode(args) -> int:
                 channels, length = info.channels, math.ceil(info.frames * vocoder.sample_rate / info.samplerate)
         except Exception:
             return 0
-        return len(chunk_starts(length, vocoder.chunk, hop)) * channels
+        return vocoder.chunks_for(channels, length)
 
     written, failures = run_files(vocoder, todo, lambda src: load_mel_or_audio(src, n_mels), chunks_of, args.seed,
                                   args.plot, args.task, labels=("input", "output"))

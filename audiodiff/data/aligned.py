@@ -23,7 +23,8 @@ from torch.utils.data import Dataset
 from audiodiff.audio import AudioError, resample
 from audiodiff.data.datasets import audio_files
 from audiodiff.data.tracks import soundfont_of
-from audiodiff.notes import MIDI_SUFFIXES, notes_condition, program_name, read_midi, window_notes
+from audiodiff.notes import MIDI_SUFFIXES, program_name, read_midi, window_notes
+from audiodiff.observations import NotesSketch
 
 
 
@@ -48,13 +49,13 @@ class AlignedMidiDataset(Dataset):
 
     Args:
         folders: one folder or several (searched recursively for audio with MIDI beside it).
-        sample_rate, hop_length: the model's (roll frames follow the spectrogram's hop).
+        sample_rate, hop_length, harmonics: the model's (its :class:`~audiodiff.observations.NotesSketch`
+            makes each item's inputs; roll frames follow the spectrogram's hop).
         segment_seconds: crop length; ``None`` gives whole files (batch size 1).
         random_crop: a random crop where notes sound (training), else the first ``segment_seconds``
             from the first note (validation: the same every time).
         length: items per epoch for random crops (files are drawn in proportion to their duration).
         limit: use the first ``limit`` files only (validation).
-        harmonics: partials a note in the harmonic sketch (the model's ``notes`` observation).
     """
 
     def __init__(self, folders: str | Path | list, sample_rate: int = 22_050, hop_length: int = 128,
@@ -67,7 +68,8 @@ class AlignedMidiDataset(Dataset):
             raise AudioError(f"{', '.join(map(str, folders))}: no audio file has a MIDI file beside it")
         self.files = self.files[:limit] if limit else self.files
         self.seconds = np.array([sf.info(str(path)).duration for path in self.files])
-        self.sample_rate, self.hop, self.seed, self.harmonics = sample_rate, hop_length, seed, harmonics
+        self.sample_rate, self.seed = sample_rate, seed
+        self.observation = NotesSketch(sample_rate, harmonics, hop_length)
         self.segment = segment_seconds
         self.random_crop = random_crop
         self.length = length if (length and random_crop) else len(self.files)
@@ -114,9 +116,6 @@ class AlignedMidiDataset(Dataset):
         else:
             start = first
         target = self._read(path, start, self.segment)
-        inputs = notes_condition(window_notes(notes, start, target.shape[-1] / self.sample_rate),
-                                 self.sample_rate, target.shape[-1], self.hop, self.harmonics)
-        inputs["instrument"] = torch.tensor(program // 8)
-        inputs["program"] = program_name(program)
-        inputs["bank"] = bank_of(path)
+        inputs = self.observation.inputs(window_notes(notes, start, target.shape[-1] / self.sample_rate),
+                                         target.shape[-1], program // 8, program_name(program), bank_of(path))
         return inputs, target

@@ -82,7 +82,7 @@ class _EnhanceStep(L.LightningModule):
     def predict_step(self, batch, batch_idx):
         self.enhancer.device = self.device
         loaded = [(i, job[2], job[3]) for i, job in enumerate(batch) if job[2] is not None]
-        enhanced = dict(self.enhancer.enhance_many(loaded, seed=self.seed))
+        enhanced = dict(self.enhancer.run_many(loaded, seed=self.seed))
         return [(src, dst, wav, enhanced.get(i), info) for i, (src, dst, wav, info) in enumerate(batch)]
 
 

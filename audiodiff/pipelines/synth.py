@@ -12,37 +12,19 @@ neighbouring chunks agree where they overlap and there is no seam.
 
 from __future__ import annotations
 
-import contextlib
 import math
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 
-from audiodiff.audio import AudioError, chunk_starts, crossfade_window
-from audiodiff.notes import (Track, instrument_program, is_family, notes_condition, program_name, read_midi,
-                                  window_notes)
+from audiodiff.audio import AudioError
 from audiodiff.hub import from_pretrained
 from audiodiff.model import DiffusionModel
-from audiodiff.observations import sketch_harmonics
-from audiodiff.pipelines.enhance import pick_device
+from audiodiff.notes import Track, instrument_program, is_family, program_name, read_midi, window_notes
+from audiodiff.observations import NotesSketch
+from audiodiff.pipelines.runner import ChunkedRunner, Signal, pick_device
 
 RELEASE_SECONDS = 1.0  # rendered after the last note ends
-
-
-@dataclass
-class _Part:
-    """One track being rendered: its notes, instrument family, GM instrument name (``""``: none in
-    particular) and output buffers ``[length]``."""
-
-    index: int
-    notes: np.ndarray
-    family: int
-    program: str
-    out: torch.Tensor
-    weight: torch.Tensor
-    pending: int = field(default=0)
 
 
 class MusicSynth:
@@ -66,18 +48,14 @@ class MusicSynth:
                  overlap_seconds: float = 0.5, batch_size: int = 8):
         self.device = pick_device(device)
         self.model = (model if isinstance(model, DiffusionModel) else from_pretrained(model)).to(self.device).eval()
-        if self.model.config.get("task") != "music-midi":
+        if self.model.config.get("task") != "music-midi" or not isinstance(self.model.observation, NotesSketch):
             raise ValueError(f"MusicSynth needs a music-midi model, not {self.model.config.get('task')!r}")
         sampling = self.model.config["sampling"]
-        self.steps, self.solver = steps or sampling["steps"], solver or sampling["solver"]
-        self.guidance = guidance if guidance is not None else sampling.get("guidance", 1.0)
-        self.hop = self.model.representation.hop_length
-        self.harmonics = sketch_harmonics(self.model.observation)
-        self.chunk = max(self.hop, round(chunk_seconds * self.sample_rate / self.hop) * self.hop)
-        self.overlap = int(overlap_seconds * self.sample_rate)
-        if not 0 <= self.overlap < self.chunk:
-            raise ValueError("overlap must be shorter than a chunk")
-        self.batch_size = batch_size
+        hop = self.model.observation.hop_length
+        chunk = max(hop, round(chunk_seconds * self.sample_rate / hop) * hop)
+        self.runner = ChunkedRunner(self.model, self.device, chunk, int(overlap_seconds * self.sample_rate),
+                                    batch_size, steps or sampling["steps"], solver or sampling["solver"],
+                                    guidance if guidance is not None else sampling.get("guidance", 1.0))
 
     @property
     def sample_rate(self) -> int:
@@ -120,19 +98,19 @@ class MusicSynth:
             program = instrument_program(instrument)
             plays = [(program // 8, "" if is_family(instrument) else program_name(program))] * len(tracks)
         length = self._length(tracks)
-        starts = chunk_starts(length, min(self.chunk, length), self.chunk - self.overlap)
-        size = min(self.chunk, length)
-        total = max(length, starts[-1] + size)
-        parts = [_Part(i, t.notes, family, program, torch.zeros(total), torch.zeros(total), len(starts))
-                 for i, (t, (family, program)) in enumerate(zip(tracks, plays))]
-        jobs = [(part, k) for part in parts for k in range(len(starts))]
-        for first in range(0, len(jobs), self.batch_size):
-            batch = jobs[first : first + self.batch_size]
-            self._run(batch, starts, size, steps or self.steps, seed, self.guidance if guidance is None else guidance,
-                      bank or "")
-            if on_chunks is not None:
-                on_chunks(len(batch))
-        mix = sum(part.out[:length] / part.weight[:length].clamp_min(1e-8) for part in parts)
+        chunk = min(self.runner.chunk, length)
+        observation = self.model.observation
+        rate = self.sample_rate
+
+        def signal(index: int, notes, family: int, program: str) -> Signal:
+            def inputs(channel: int, start: int, size: int) -> dict:
+                return observation.inputs(window_notes(notes, start / rate, size / rate), size, family, program,
+                                          bank or "")
+            return Signal(index, 1, length, chunk, inputs, part=index)
+
+        signals = [signal(i, t.notes, family, program) for i, (t, (family, program)) in enumerate(zip(tracks, plays))]
+        mix = sum(out[0] for _, out in self.runner.run(signals, seed=seed, steps=steps, guidance=guidance,
+                                                     on_chunks=on_chunks))
         peak = mix.abs().max().item()
         return mix / peak * 0.99 if peak > 0.99 else mix  # summed tracks may clip: scale the whole piece
 
@@ -140,37 +118,9 @@ class MusicSynth:
         """How many chunks rendering ``midi`` takes (for a progress bar's total)."""
         tracks = self.tracks(midi)
         length = self._length(tracks)
-        return len(tracks) * len(chunk_starts(length, min(self.chunk, length), self.chunk - self.overlap))
+        return len(tracks) * len(self.runner.starts(length, min(self.runner.chunk, length)))
 
     def _length(self, tracks: list[Track]) -> int:
+        hop = self.model.observation.hop_length
         seconds = max(t.end for t in tracks) + RELEASE_SECONDS
-        return math.ceil(seconds * self.sample_rate / self.hop) * self.hop
-
-    @torch.no_grad()
-    def _run(self, batch, starts: list[int], size: int, steps: int, seed: int, guidance: float,
-             bank: str = "") -> None:
-        rate = self.sample_rate
-        conds = [notes_condition(window_notes(part.notes, starts[k] / rate, size / rate), rate, size, self.hop,
-                                 self.harmonics) for part, k in batch]
-        rep = self.model.representation
-        gens = [torch.Generator(self.device).manual_seed(seed * 1_000_003 + 7_919 * k + part.index)
-                for part, k in batch]
-        autocast = (torch.autocast("cuda", dtype=torch.float16) if self.device.type == "cuda"
-                    else contextlib.nullcontext())
-        with autocast:
-            waves = torch.stack([c["sketch"] for c in conds]).to(self.device)  # [B, 1, size]
-            sketch = rep.encode(waves)
-            cond = {"sketch": sketch, "notes": torch.stack([c["notes"] for c in conds]).to(self.device),
-                    "instrument": torch.tensor([part.family for part, _ in batch], device=self.device)}
-            names = {"program": [part.program for part, _ in batch], "bank": [bank] * len(batch)}
-            named = self.model.denoiser.head.named_labels(names, len(batch))  # unknown names are null
-            cond |= {key: v.to(self.device) for key, v in named.items()}
-            x = self.model.generate(sketch.shape, cond=cond, steps=steps, solver=self.solver, generator=gens,
-                                    guidance=guidance)
-        audio = rep.decode(x.float(), size, guide=waves).cpu()  # a phaseless model starts from the sketch's phase
-        fade = crossfade_window(size, self.overlap if len(starts) > 1 else 0)
-        for (part, k), piece in zip(batch, audio):
-            s = starts[k]
-            part.out[s : s + size] += piece[0] * fade
-            part.weight[s : s + size] += fade
-            part.pending -= 1
+        return math.ceil(seconds * self.sample_rate / hop) * hop

@@ -3,8 +3,8 @@ machinery for bandwidth extension (telephone-band speech to wideband).
 
 A vocoder model's observation is :class:`~audiodiff.observations.MelInversion`: the mel becomes a
 rough waveform (pseudo-inverse filterbank + a few Griffin-Lim iterations) that the diffusion model
-turns into speech, chunk by chunk and batched across files exactly like the
-:class:`~audiodiff.pipelines.enhance.Enhancer` (chunks cross-faded, so there is no seam).
+turns into speech, chunk by chunk and batched across files like the Enhancer's recordings
+(:class:`~audiodiff.pipelines.recordings.RecordingPipeline`: chunks cross-faded, so there is no seam).
 A bandwidth model's observation is :class:`~audiodiff.observations.Narrowband`. Outputs are at the
 model's sample rate.
 """
@@ -16,15 +16,15 @@ import torch
 from audiodiff.audio import resample
 from audiodiff.model import DiffusionModel
 from audiodiff.observations import MelInversion
-from audiodiff.pipelines.enhance import Enhancer
+from audiodiff.pipelines.recordings import RecordingPipeline
 
 
-class Vocoder(Enhancer):
+class Vocoder(RecordingPipeline):
     """Synthesise speech from log-mel spectrograms or re-synthesise recordings.
 
-    Args: as :class:`Enhancer` (default model ``speech-vocoder``; ``speech-bandwidth`` for
-    bandwidth extension). ``enhance_many`` takes ``(key, mel or audio, sample_rate)`` items, with
-    ``sample_rate`` None for a mel.
+    Args: as :class:`~audiodiff.pipelines.recordings.RecordingPipeline` (default model
+    ``speech-vocoder``; ``speech-bandwidth`` for bandwidth extension). ``run_many`` takes
+    ``(key, mel or audio, sample_rate)`` items, with ``sample_rate`` None for a mel.
 
     Example:
         >>> vocoder = Vocoder("speech-vocoder")
@@ -58,7 +58,7 @@ class Vocoder(Enhancer):
         x = torch.as_tensor(audio_or_mel, dtype=torch.float32)
         if sample_rate is not None and x.ndim == 1:
             x = x[None]
-        ((_, out),) = list(self.enhance_many([(0, x, sample_rate)], steps=steps, seed=seed))
+        ((_, out),) = list(self.run_many([(0, x, sample_rate)], steps=steps, seed=seed))
         return out
 
     def _observe(self, key, audio, rate: int | None) -> torch.Tensor:
@@ -81,9 +81,9 @@ class Vocoder(Enhancer):
             self._mels[key] = mel if mel.ndim == 3 else mel[None]  # [C, n_mels, N], as observe_mel took it
         return observed
 
-    def _finish(self, file) -> torch.Tensor:
-        out = super()._finish(file)
-        mel = self._mels.pop(file.key, None)
+    def _finish(self, signal, out: torch.Tensor) -> torch.Tensor:
+        out = super()._finish(signal, out)
+        mel = self._mels.pop(signal.key, None)
         if mel is None:
             return out
         return self.model.observation.match(out, mel).clamp_(-1, 1)

@@ -12,7 +12,10 @@ from audiodiff.data.datasets import MixtureDataset, PairedFolders
 
 class EnhancementData(L.LightningDataModule):
     """Args:
-        sample_rate: must match the model's representation.
+        sample_rate, hop_length, sketch_harmonics: the model's, set from it by ``audiodiff fit``
+            (:data:`~audiodiff.training.cli.MODEL_SETTINGS`; recipes do not repeat them): its rate,
+            and for music synthesis the hop piano-roll frames follow and the partials a note in the
+            harmonic sketch of its ``notes`` observation.
         train_clean_dir, train_noise_dir: mix on the fly (offline corpus, LibriSpeech + noise sets, ...);
             ``train_clean_dir`` may list several folders.
         train_noisy_dir: instead, paired training folders (VoiceBank-DEMAND, DNS) with ``train_clean_dir``.
@@ -28,9 +31,6 @@ class EnhancementData(L.LightningDataModule):
             beside it (:class:`~audiodiff.data.aligned.AlignedMidiDataset`; the corpus's
             ``train/tracks`` and ``heldout/tracks``, or MAESTRO); validation on the first
             ``val_segment_seconds`` of the first ``val_limit`` files.
-        hop_length: music synthesis: the representation's hop (piano-roll frames follow it).
-        sketch_harmonics: music synthesis: partials a note in the harmonic sketch (the model's
-            ``notes`` observation; checked when training starts).
     """
 
     def __init__(self, sample_rate: int = 16_000, train_clean_dir: str | list[str] = "data/corpus/train/speech",

@@ -15,9 +15,7 @@ from audiodiff.diffusion.noise import generators
 from audiodiff.diffusion.schedules import LogNormal, LogUniform
 from audiodiff.hub import from_pretrained
 from audiodiff.metrics import SCORES
-from audiodiff.model import DiffusionModel, observation_of
-from audiodiff.nn.heads import ClassHead
-from audiodiff.observations import NotesSketch, sketch_harmonics
+from audiodiff.model import DiffusionModel
 
 
 def _grew_inputs(theirs: torch.Tensor, own: torch.Tensor) -> bool:
@@ -90,9 +88,10 @@ class EnhancementModule(L.LightningModule):
             solver and schedule and ``trajectory_steps`` steps), so that more steps do not add up
             errors; the rest follow ``sigma_distribution``.
 
-    Batches are ``(inputs, clean)``: ``inputs`` a waveform ``[B, 1, T]`` (enhancement, bandwidth,
-    vocoders: the observation degrades it) or, for MIDI synthesis, the dict of
-    :class:`~audiodiff.data.aligned.AlignedMidiDataset` (sketch, notes, instrument).
+    Batches are ``(inputs, clean)``: ``inputs`` what the model's observation takes (a waveform
+    ``[B, 1, T]`` for enhancement, bandwidth extension and vocoders; the notes inputs of
+    :class:`~audiodiff.observations.NotesSketch` for MIDI synthesis), turned into the condition by
+    the observation (:mod:`audiodiff.observations`), as at inference.
     """
 
     def __init__(self, model: dict | None = None, init_from: str | None = None, learning_rate: float = 1e-3,
@@ -130,54 +129,26 @@ class EnhancementModule(L.LightningModule):
             raise ValueError("trajectory_share must be in [0, 1] and trajectory_steps at least 2 each")
         self.trajectory_loss = TrajectoryLoss(self.model.sigmas, tuple(trajectory_steps), sampling["solver"])
 
-    def on_fit_start(self):
-        """A MIDI model must be trained on the sketch its ``notes`` observation will be given."""
-        data = getattr(getattr(self.trainer, "datamodule", None), "hparams", {})
-        if data.get("train_midi_dir"):
-            given = data.get("sketch_harmonics", NotesSketch.harmonics)
-            wanted = sketch_harmonics(self.model.observation)
-            if given != wanted:
-                raise ValueError(f"data.sketch_harmonics is {given} but the model's notes observation has "
-                                 f"{wanted} harmonics: set both to the same value")
-
-    def _condition(self, noisy: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """The model's input made from the dataset's ``[B, 1, T]``: itself for enhancement, its
-        narrowband or mel-inverted version for bandwidth extension and vocoding."""
+    def _condition(self, inputs, generator: torch.Generator | None = None):
+        """A batch's inputs -> the model's :class:`~audiodiff.observations.Condition`, through its
+        observation (degraded as inference would give them; labels dropped while training)."""
+        observation = self.model.observation
         with torch.no_grad():
-            return self.model.observation.degrade(noisy, generator)
+            inputs = observation.degrade(inputs, generator)
+        dropout = self.hparams.label_dropout if self.training else 0.0
+        return observation.condition(self.model, inputs, label_dropout=dropout)
 
-    def _encode(self, model: DiffusionModel, inputs, drop_labels: bool = False):
-        """The denoiser's condition from a batch's inputs: the encoded observation ``[B, C, F, N]``,
-        or for MIDI synthesis ``{"sketch": encoded sketch, "notes": roll, "instrument": labels}``
-        plus labels for each named class head the model has (``program``, ``bank``: the batch's
-        names, the null token for names the head does not know), each label dropped to the null
-        token at ``label_dropout`` when ``drop_labels``."""
-        rep = model.representation
-        if not isinstance(inputs, dict):
-            return rep.encode(inputs)
-        labels = {"instrument": inputs["instrument"]}
-        named = model.denoiser.head.named_labels(inputs, len(labels["instrument"]))
-        labels |= {key: v.to(labels["instrument"].device) for key, v in named.items()}
-        if drop_labels and self.hparams.label_dropout:  # each label dropped on its own
-            labels = {key: torch.where(torch.rand(v.shape, device=v.device) < self.hparams.label_dropout,
-                                       torch.full_like(v, ClassHead.NULL), v) for key, v in labels.items()}
-        return {"sketch": rep.encode(inputs["sketch"]), "notes": inputs["notes"], **labels}
-
-    def _common_step(self, batch) -> torch.Tensor:
-        inputs, clean = batch  # [B, 1, T] each (or a dict of MIDI conditions and [B, 1, T])
-        rep = self.model.representation
-        if not isinstance(inputs, dict):
-            inputs = self._condition(inputs)
-        cond = self._encode(self.model, inputs, drop_labels=self.training)
-        x0, start = rep.encode(clean), observation_of(cond)
+    def _loss(self, condition, clean: torch.Tensor) -> torch.Tensor:
+        x0 = self.model.representation.encode(clean)
         share = self.hparams.trajectory_share  # (no draw at 0: the global random stream stays as it was)
         if self.training and share and torch.rand(()).item() < share:
-            start = start if self.model.config["sampling"]["start"] == "observation" else torch.zeros_like(x0)
-            return self.trajectory_loss(self.model.denoiser, x0, start, cond=cond)
-        return self.loss_fn(self.model.denoiser, x0, cond=cond, start=start)
+            start = condition.start if self.model.config["sampling"]["start"] == "observation" else torch.zeros_like(x0)
+            return self.trajectory_loss(self.model.denoiser, x0, start, cond=condition.cond)
+        return self.loss_fn(self.model.denoiser, x0, cond=condition.cond, start=condition.start)
 
     def training_step(self, batch, batch_idx):
-        loss = self._common_step(batch)
+        inputs, clean = batch
+        loss = self._loss(self._condition(inputs), clean)
         self.log("train/loss", loss, prog_bar=True)
         return loss
 
@@ -188,31 +159,27 @@ class EnhancementModule(L.LightningModule):
                 e.lerp_(p, 1 - decay)
 
     @torch.no_grad()
-    def enhance(self, noisy, seed: int = 0) -> torch.Tensor:
-        """EMA model, default sampler: ``[B, 1, T]`` (level-normalised; or MIDI inputs) -> ``[B, 1, T]``."""
-        rep = self.ema.representation
-        y = self._encode(self.ema, noisy)
-        wav = noisy["sketch"] if isinstance(noisy, dict) else noisy
-        shape = y["sketch"].shape if isinstance(y, dict) else y.shape
-        x = self.ema.generate(shape, cond=y, steps=self.hparams.val_steps,
-                              generator=generators(seed, shape[0], wav.device))
-        return rep.decode(x, wav.shape[-1], guide=wav)
+    def generate(self, condition, seed: int = 0) -> torch.Tensor:
+        """The EMA model's output for a :class:`~audiodiff.observations.Condition`, default sampler:
+        ``[B, 1, T]`` like its guide."""
+        shape, guide = condition.start.shape, condition.guide
+        x = self.ema.generate(shape, condition, steps=self.hparams.val_steps,
+                              generator=generators(seed, shape[0], guide.device))
+        return self.ema.representation.decode(x, guide.shape[-1], guide=guide)
 
     def validation_step(self, batch, batch_idx):
-        noisy, clean = batch
-        self.log("val/loss", self._common_step(batch), batch_size=clean.shape[0])
-        if not isinstance(noisy, dict):
-            noisy = self._condition(noisy, torch.Generator().manual_seed(batch_idx))  # the same every validation
-        enhanced = self.enhance(noisy)
-        noisy = noisy["sketch"] if isinstance(noisy, dict) else noisy
+        inputs, clean = batch
+        condition = self._condition(inputs, torch.Generator().manual_seed(batch_idx))  # the same every validation
+        self.log("val/loss", self._loss(condition, clean), batch_size=clean.shape[0])
+        generated, observed = self.generate(condition), condition.guide
         rate = self.ema.sample_rate
-        for i in range(noisy.shape[0]):
-            scores = SCORES[self.hparams.val_metrics](enhanced[i, 0].float().cpu(), clean[i, 0].float().cpu(), rate)
+        for i in range(clean.shape[0]):
+            scores = SCORES[self.hparams.val_metrics](generated[i, 0].float().cpu(), clean[i, 0].float().cpu(), rate)
             for name, value in scores.items():
                 if math.isfinite(value):
                     self.log(f"val/{name}", value, batch_size=1)
         if batch_idx < self.hparams.val_examples:
-            self._log_example(batch_idx, noisy[0, 0], enhanced[0, 0], clean[0, 0])
+            self._log_example(batch_idx, observed[0, 0], generated[0, 0], clean[0, 0])
 
     def _log_example(self, index: int, noisy, enhanced, clean):
         writer = getattr(self.logger, "experiment", None)

@@ -1,0 +1,150 @@
+"""The chunked runner every pipeline runs on: signals of any length cut into overlapping chunks,
+chunks of the same size from many signals generated in shared batches, cross-faded back.
+
+A pipeline describes each signal it wants generated as a :class:`Signal` (its channels, length at
+the model's rate, chunk size, and the observation's inputs for any chunk); the runner does the
+rest: the chunk plan, batching, a generator per chunk (seeded by the seed, the chunk's index and
+the signal's channel or part, so a result does not depend on the batch it shared), device and
+autocast, the observation's condition (:mod:`audiodiff.observations`), the sampler, decoding and
+the overlap-add (:class:`~audiodiff.audio.OverlapAdd`). Signals come back in the order given, each
+as soon as its chunks are done: memory grows with chunk x batch size plus the signals being
+assembled, not with their number.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+import torch
+from torch.utils.data import default_collate
+
+from audiodiff.audio import OverlapAdd, chunk_starts
+from audiodiff.model import DiffusionModel
+
+
+def pick_device(device: str = "auto") -> torch.device:
+    """``auto``: CUDA when present, else CPU."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda: no CUDA device is available")
+    return torch.device(device)
+
+
+@dataclass(eq=False)
+class Signal:
+    """One signal to generate.
+
+    Attributes:
+        key: the pipeline's name for it (a file, a track).
+        channels, length: its shape ``[channels, length]`` at the model's rate.
+        chunk: samples per chunk (the runner's, or less for a short signal).
+        inputs: ``(channel, start, size) -> `` the observation's inputs for that chunk, unbatched
+            (audio ``[1, size]``, or a dict such as :meth:`~audiodiff.observations.NotesSketch.inputs`).
+        part: tells the chunks of signals generated with the same seed apart (a track's index).
+        context: whatever the pipeline needs to finish it (level, rate, ...).
+    """
+
+    key: object
+    channels: int
+    length: int
+    chunk: int
+    inputs: Callable[[int, int, int], object]
+    part: int = 0
+    context: object = None
+    starts: list[int] = field(default_factory=list)
+    pending: int = 0
+    joined: OverlapAdd | None = None
+
+
+def _to(inputs, device: torch.device):
+    """Collated inputs on ``device`` (tensors moved, names left alone)."""
+    if isinstance(inputs, torch.Tensor):
+        return inputs.to(device)
+    return {key: _to(value, device) for key, value in inputs.items()} if isinstance(inputs, dict) else inputs
+
+
+class ChunkedRunner:
+    """Generate :class:`Signal` s with ``model``.
+
+    Args:
+        model: a :class:`DiffusionModel` (on ``device``, in eval mode).
+        device: where it runs (autocast to float16 on CUDA).
+        chunk, overlap: samples per chunk and overlap between neighbours (a short signal is one
+            chunk of its own size, see :attr:`Signal.chunk`).
+        batch_size: chunks per denoiser call.
+        steps, solver, guidance: sampler settings.
+        input_share: the share of the observed waveform mixed back into each output chunk
+            (an attenuation limit; 0: none).
+    """
+
+    def __init__(self, model: DiffusionModel, device: torch.device, chunk: int, overlap: int, batch_size: int,
+                 steps: int, solver: str, guidance: float = 1.0, input_share: float = 0.0):
+        if not 0 <= overlap < chunk:
+            raise ValueError("overlap must be shorter than a chunk")
+        self.model, self.device = model, device
+        self.chunk, self.overlap, self.batch_size = chunk, overlap, batch_size
+        self.steps, self.solver, self.guidance, self.input_share = steps, solver, guidance, input_share
+
+    def starts(self, length: int, chunk: int) -> list[int]:
+        """Where the chunks of a signal of ``length`` samples in chunks of ``chunk`` begin."""
+        return chunk_starts(length, chunk, self.chunk - self.overlap)
+
+    def run(self, signals: Iterable[Signal], seed: int = 0, steps: int | None = None,
+            guidance: float | None = None, on_chunks=None) -> Iterator[tuple[Signal, torch.Tensor]]:
+        """Generate ``signals``; yields ``(signal, output [channels, length])`` in order.
+
+        ``on_chunks(n)`` is called after each batch with the number of chunks done (progress bars).
+        """
+        queue: list[tuple[Signal, int, int]] = []  # (signal, channel, chunk index)
+        waiting: list[Signal] = []
+        signals = iter(signals)
+        exhausted = False
+        while True:
+            while not exhausted and len(queue) < self.batch_size:
+                signal = next(signals, None)
+                if signal is None:
+                    exhausted = True
+                    break
+                signal.starts = self.starts(signal.length, signal.chunk)
+                signal.joined = OverlapAdd(signal.channels, max(signal.length, signal.starts[-1] + signal.chunk))
+                jobs = [(signal, c, k) for c in range(signal.channels) for k in range(len(signal.starts))]
+                signal.pending = len(jobs)
+                waiting.append(signal)
+                queue.extend(jobs)
+            if not queue:
+                break
+            size = queue[0][0].chunk
+            picked = [i for i, job in enumerate(queue) if job[0].chunk == size][: self.batch_size]
+            batch = [queue[i] for i in picked]
+            queue = [job for i, job in enumerate(queue) if i not in set(picked)]
+            self._generate(batch, size, steps or self.steps, seed, self.guidance if guidance is None else guidance)
+            if on_chunks is not None:
+                on_chunks(len(batch))
+            while waiting and waiting[0].pending == 0:
+                done = waiting.pop(0)
+                out, done.joined = done.joined.result(done.length), None
+                yield done, out
+
+    @torch.no_grad()
+    def _generate(self, batch: list[tuple[Signal, int, int]], size: int, steps: int, seed: int,
+                  guidance: float) -> None:
+        inputs = _to(default_collate([signal.inputs(c, signal.starts[k], size) for signal, c, k in batch]),
+                     self.device)
+        gens = [torch.Generator(self.device).manual_seed(seed * 1_000_003 + 7_919 * k + c + signal.part)
+                for signal, c, k in batch]
+        autocast = (torch.autocast("cuda", dtype=torch.float16) if self.device.type == "cuda"
+                    else contextlib.nullcontext())
+        with autocast:
+            condition = self.model.observation.condition(self.model, inputs)
+            x = self.model.generate(condition.start.shape, condition, steps=steps, solver=self.solver,
+                                    generator=gens, guidance=guidance)
+        guide = condition.guide.float()
+        out = self.model.representation.decode(x.float(), size, guide=guide).cpu()  # phaseless: the guide's phase
+        if self.input_share:
+            out.lerp_(guide.cpu(), self.input_share)
+        for (signal, c, k), piece in zip(batch, out):
+            signal.joined.add(signal.starts[k], piece[0], self.overlap if len(signal.starts) > 1 else 0, channels=c)
+            signal.pending -= 1
