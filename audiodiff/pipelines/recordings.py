@@ -10,6 +10,7 @@ level is restored and, for enhancement, the input's rate and length.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from typing import NamedTuple
 
 import torch
 
@@ -17,6 +18,16 @@ from audiodiff.audio import level_gain, resample
 from audiodiff.hub import from_pretrained
 from audiodiff.model import DiffusionModel
 from audiodiff.pipelines.runner import ChunkedRunner, Signal, pick_device
+
+
+class Recording(NamedTuple):
+    """What finishing a recording needs: its output rate and length, each channel's level gain
+    ``[C, 1]``, and what the pipeline keeps besides (the Vocoder: the mel it matches its output to)."""
+
+    rate: int
+    length: int
+    gain: torch.Tensor
+    kept: object = None
 
 
 class RecordingPipeline:
@@ -64,15 +75,16 @@ class RecordingPipeline:
         """Chunks an input of ``channels`` x ``length`` samples at the model's rate takes (progress bars)."""
         return channels * len(self.runner.starts(length, min(self.runner.chunk, length)))
 
-    def _observe(self, key, audio, rate: int | None) -> torch.Tensor:
-        """The model's observation ``[C, T']`` at its rate, from an input ``[C, T]`` at ``rate``."""
+    def _observe(self, key, audio, rate: int | None) -> tuple[torch.Tensor, object]:
+        """The model's observation ``[C, T']`` at its rate, from an input ``[C, T]`` at ``rate``, and
+        what :meth:`_finish` needs besides (:attr:`Recording.kept`; nothing here)."""
         audio = torch.as_tensor(audio, dtype=torch.float32)
         if audio.ndim != 2:
             raise ValueError(f"{key}: expected audio [C, T], got shape {tuple(audio.shape)}")
-        return self.model.observation.observe(audio, rate)
+        return self.model.observation.observe(audio, rate), None
 
     def _signal(self, key, audio, rate: int | None) -> Signal:
-        wav = self._observe(key, audio, rate)
+        wav, kept = self._observe(key, audio, rate)
         if not self.model.observation.keeps_rate:  # written at the model's rate
             rate, audio = self.sample_rate, wav
         gain = level_gain(wav[:, None])[:, 0]  # [C, 1]: each channel to the reference level
@@ -84,12 +96,12 @@ class RecordingPipeline:
             piece = source[channel : channel + 1, start : start + size]
             return torch.nn.functional.pad(piece, (0, size - piece.shape[-1]))
 
-        return Signal(key, wav.shape[0], length, chunk, inputs, context=(rate, audio.shape[-1], gain))
+        return Signal(key, wav.shape[0], length, chunk, inputs, context=Recording(rate, audio.shape[-1], gain, kept))
 
     def _finish(self, signal: Signal, out: torch.Tensor) -> torch.Tensor:
-        rate, original_length, gain = signal.context
+        recording = signal.context
         signal.inputs = None  # the level-normalised input is not needed any more (long files: memory)
-        out = resample(out.div_(gain), self.sample_rate, rate)
-        if out.shape[-1] < original_length:
-            out = torch.nn.functional.pad(out, (0, original_length - out.shape[-1]))
-        return out[:, :original_length].clamp_(-1, 1)
+        out = resample(out.div_(recording.gain), self.sample_rate, recording.rate)
+        if out.shape[-1] < recording.length:
+            out = torch.nn.functional.pad(out, (0, recording.length - out.shape[-1]))
+        return out[:, : recording.length].clamp_(-1, 1)

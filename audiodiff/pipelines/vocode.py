@@ -35,7 +35,6 @@ class Vocoder(RecordingPipeline):
 
     def __init__(self, model: DiffusionModel | str = "speech-vocoder", **kwargs):
         super().__init__(model, **kwargs)
-        self._mels: dict = {}  # key -> the mel a file is synthesised from, until its output is matched to it
 
     @property
     def takes_mel(self) -> bool:
@@ -61,7 +60,8 @@ class Vocoder(RecordingPipeline):
         ((_, out),) = list(self.run_many([(0, x, sample_rate)], steps=steps, seed=seed))
         return out
 
-    def _observe(self, key, audio, rate: int | None) -> torch.Tensor:
+    def _observe(self, key, audio, rate: int | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The rough waveform ``[C, T']`` and, when the model matches its output to it, the mel."""
         if not self.takes_mel:
             if rate is None:
                 raise ValueError(f"{key}: this model ({self.model.config.get('task')}) takes audio, not a mel")
@@ -76,14 +76,11 @@ class Vocoder(RecordingPipeline):
             observed = self.model.observation.observe_mel(audio, length)
         except ValueError as err:
             raise ValueError(f"{key}: {err}") from None
-        if self.model.observation.match_passes:
-            mel = torch.as_tensor(audio, dtype=torch.float32)
-            self._mels[key] = mel if mel.ndim == 3 else mel[None]  # [C, n_mels, N], as observe_mel took it
-        return observed
+        if not self.model.observation.match_passes:
+            return observed, None
+        mel = torch.as_tensor(audio, dtype=torch.float32)
+        return observed, (mel if mel.ndim == 3 else mel[None])  # [C, n_mels, N], as observe_mel took it
 
     def _finish(self, signal, out: torch.Tensor) -> torch.Tensor:
-        out = super()._finish(signal, out)
-        mel = self._mels.pop(signal.key, None)
-        if mel is None:
-            return out
-        return self.model.observation.match(out, mel).clamp_(-1, 1)
+        out, mel = super()._finish(signal, out), signal.context.kept
+        return out if mel is None else self.model.observation.match(out, mel).clamp_(-1, 1)
