@@ -4,7 +4,6 @@ pipeline (lengths, tracks, seeds, seams) and ``audiodiff synth``."""
 from __future__ import annotations
 
 import copy
-import io
 import math
 from pathlib import Path
 

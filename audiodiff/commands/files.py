@@ -1,4 +1,4 @@
-"""What the file-processing verbs (``denoise``, ``vocode``, ``synth``) share: their common options,
+"""What the file-processing verbs (``denoise``, ``vocode``, ``repair``, ``synth``) share: their common options,
 checked when parsed; inputs from files, folders and globs, checked before anything else; output names
 that stay inside the output folder, in a format that can be written, in a folder that can be
 written; skipping finished outputs; one pipeline over all files with a progress bar; atomic writes;
@@ -168,33 +168,34 @@ def pending(jobs: list[tuple[Path, Path]], overwrite: bool) -> list[tuple[Path, 
 
 def run_files(pipeline, todo: list[tuple[Path, Path]], load: Callable, chunks_of: Callable[[Path], int],
               seed: int, plot: bool, desc: str, subtype=None,
-              labels: tuple[str, str] = ("noisy", "enhanced")) -> tuple[int, list[str]]:
+              labels: tuple[str, str] = ("noisy", "enhanced"), extras: Callable | None = None) -> tuple[int, list[str]]:
     """Run ``pipeline.run_many`` over ``todo`` and write each result as soon as it is done.
 
     ``load(src) -> (data, rate)`` raises AudioError for a bad file (``rate`` None: not audio, e.g.
-    a mel); ``chunks_of(src)`` sizes the progress bar. Outputs keep the input's rate when the
-    model's observation does, else the model's; ``plot`` adds a spectrogram PNG of input and output
-    (titled ``labels``) beside each. Returns ``(files written, failure messages)``.
+    a mel); ``extras(src, data, rate)``, if given, adds to each item what the pipeline takes
+    besides (a tuple; AudioError for a bad file); ``chunks_of(src)`` sizes the progress bar.
+    Outputs are at ``pipeline.output_rate(rate)``; ``plot`` adds a spectrogram PNG of input and
+    output (titled ``labels``) beside each. Returns ``(files written, failure messages)``.
     """
     failures: list[str] = []
-    keeps_rate = pipeline.model.observation.keeps_rate
     bar = tqdm(total=sum(chunks_of(src) for src, _ in todo), unit="chunk", desc=desc)
 
     def items():
         for src, dst in todo:
             try:
                 data, rate = load(src)
+                more = extras(src, data, rate) if extras else ()
             except AudioError as err:
                 failures.append(str(err))
                 continue
             # handed over without a reference left in this frame (the input is kept only to plot it)
-            box = [((src, dst, data if plot and rate is not None else None, rate), data, rate)]
+            box = [((src, dst, data if plot and rate is not None else None, rate), data, rate, *more)]
             del data
             yield box.pop()
 
     written = 0
     for (src, dst, given, rate), out in pipeline.run_many(items(), seed=seed, on_chunks=bar.update):
-        out_rate = rate if keeps_rate else pipeline.sample_rate
+        out_rate = pipeline.output_rate(rate)
         shown = None if given is None else resample(torch.as_tensor(given), rate, out_rate)
         error = write_enhanced(src, dst, out, out_rate, shown, subtype, labels)
         if error:

@@ -71,6 +71,10 @@ class RecordingPipeline:
         for signal, out in self.runner.run(signals, seed=seed, steps=steps, on_chunks=on_chunks):
             yield signal.key, self._finish(signal, out)
 
+    def output_rate(self, rate: int | None) -> int:
+        """The rate outputs of an input at ``rate`` are written at (None: a mel)."""
+        return rate if self.model.observation.keeps_rate and rate is not None else self.sample_rate
+
     def chunks_for(self, channels: int, length: int) -> int:
         """Chunks an input of ``channels`` x ``length`` samples at the model's rate takes (progress bars)."""
         return channels * len(self.runner.starts(length, min(self.runner.chunk, length)))

@@ -1,0 +1,110 @@
+"""The Repairer: recordings with gaps (lost packets, dropouts) or a missing high band in, repaired
+recordings out, any length and rate (written at the input's, or at the model's when the input's is
+lower: the band above it is restored), many files at once.
+
+Gaps are given (seconds) or found as runs of digital silence. Each file goes through the model like
+the Enhancer's recordings (:class:`~audiodiff.pipelines.recordings.RecordingPipeline`: chunked,
+batched, level restored, back at the input's rate), the model given the audio with its gaps and
+where they are (:class:`~audiodiff.observations.MaskedAudio`); then only the gaps are taken from
+its output, cross-faded over at most 5 ms on the known side of each edge, so the rest of the file
+is the input sample for sample. A missing high band is taken from the output above the band edge.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import torch
+
+from audiodiff.audio import resample
+from audiodiff.gaps import Gap, crossover, find_gaps, gaps_in_seconds, known_mask, rescale_gaps, splice
+from audiodiff.model import DiffusionModel
+from audiodiff.observations import MaskedAudio
+from audiodiff.pipelines.recordings import RecordingPipeline
+from audiodiff.pipelines.runner import Signal
+
+
+class Damage(NamedTuple):
+    """What is missing from one input: its gaps (samples at its rate) and the band edge (Hz; 0: none)."""
+
+    gaps: list[Gap]
+    band_hz: float
+
+
+class Repairer(RecordingPipeline):
+    """Fill gaps and restore a missing high band with a repair model (``speech-repair``, ``music-repair``).
+
+    Args: as :class:`~audiodiff.pipelines.recordings.RecordingPipeline`, and
+        min_gap_ms: found gaps are runs of exact zeros (all channels) at least this long.
+        fade_ms: cross-fade at each gap edge, on the known side.
+
+    ``run_many`` takes ``(key, audio [C, T], rate, gaps, band_hz)`` items: ``gaps`` a list of
+    ``(start_s, end_s)`` or None to find them; ``band_hz`` the input's band edge (None: half its
+    rate when that is below the model's, else the full band; 0: the full band).
+
+    Example:
+        >>> repairer = Repairer("speech-repair")
+        >>> fixed = repairer(audio, 16_000)                          # gaps found: runs of zeros
+        >>> fixed = repairer(audio, 16_000, gaps=[(1.20, 1.32)])     # or given, in seconds
+        >>> wide = repairer(phone, 8_000)                            # the band above 4 kHz restored
+    """
+
+    def __init__(self, model: DiffusionModel | str = "speech-repair", min_gap_ms: float = 2.0, fade_ms: float = 5.0,
+                 **kwargs):
+        super().__init__(model, **kwargs)
+        if not isinstance(self.model.observation, MaskedAudio):
+            raise ValueError(f"Repairer needs a repair model, not {self.model.config.get('task')!r}")
+        self.min_gap_ms, self.fade_ms = min_gap_ms, fade_ms
+
+    def __call__(self, audio: torch.Tensor, sample_rate: int, gaps: list[tuple[float, float]] | None = None,
+                 band_hz: float | None = None, steps: int | None = None, seed: int = 0) -> torch.Tensor:
+        """Repair one recording ``[C, T]`` (or ``[T]``) at ``sample_rate``; returns the same shape and rate."""
+        squeeze = audio.ndim == 1
+        audio = audio[None] if squeeze else audio
+        ((_, out),) = list(self.run_many([(0, audio, sample_rate, gaps, band_hz)], steps=steps, seed=seed))
+        return out[0] if squeeze else out
+
+    def output_rate(self, rate: int | None) -> int:
+        """The input's rate, or the model's when the input's is lower."""
+        return max(rate or 0, self.sample_rate)
+
+    def damage(self, audio: torch.Tensor, rate: int, gaps: list[tuple[float, float]] | None = None,
+               band_hz: float | None = None) -> Damage:
+        """What is missing from ``audio`` ``[C, T]`` at ``rate`` (see the class)."""
+        found = (find_gaps(audio, rate, self.min_gap_ms) if gaps is None
+                 else gaps_in_seconds(gaps, rate, audio.shape[-1]))
+        if band_hz is None:
+            band_hz = rate / 2 if rate < self.sample_rate else 0.0
+        return Damage(found, float(band_hz))
+
+    def _signal(self, key, audio, rate: int, gaps=None, band_hz: float | None = None) -> Signal:
+        audio = torch.as_tensor(audio, dtype=torch.float32)
+        if audio.ndim != 2:
+            raise ValueError(f"{key}: expected audio [C, T], got shape {tuple(audio.shape)}")
+        damage = self.damage(audio, rate, gaps, band_hz)
+        if rate < self.sample_rate:  # written at the model's rate: the band above the input's is restored
+            audio, length = resample(audio, rate, self.sample_rate), math.ceil(audio.shape[-1] * self.sample_rate / rate)
+            audio = torch.nn.functional.pad(audio, (0, max(0, length - audio.shape[-1])))[:, :length]
+            damage = damage._replace(gaps=rescale_gaps(damage.gaps, rate, self.sample_rate, length))
+            rate = self.sample_rate
+        signal = super()._signal(key, audio, rate)
+        known = known_mask(signal.length, rescale_gaps(damage.gaps, rate, self.sample_rate, signal.length))
+        band = torch.tensor(damage.band_hz if damage.band_hz < self.sample_rate / 2 else 0.0)
+        piece_of = signal.inputs
+
+        def inputs(channel: int, start: int, size: int) -> dict:
+            mask = torch.nn.functional.pad(known[start : start + size], (0, max(0, start + size - signal.length)))
+            return {"audio": piece_of(channel, start, size), "known": mask[None], "band_hz": band}
+
+        signal.inputs = inputs
+        signal.context = signal.context._replace(kept=(audio, damage))
+        return signal
+
+    def _finish(self, signal: Signal, out: torch.Tensor) -> torch.Tensor:
+        original, damage = signal.context.kept
+        rate = signal.context.rate
+        out = super()._finish(signal, out)
+        if 0 < damage.band_hz < rate / 2:
+            original = crossover(original, out, damage.band_hz, rate)
+        return splice(original, out, damage.gaps, rate, self.fade_ms)
