@@ -1,5 +1,5 @@
 """Quality metrics for enhancement: PESQ-WB, ESTOI, SI-SDR (torchmetrics), log-spectral distance, and
-the non-intrusive DNSMOS P.835 (what a listener hears: no reference needed).
+the non-intrusive DNSMOS P.835 and PLCMOS v2 (what a listener hears: no reference needed).
 
 All take ``estimate`` and ``reference`` ``[T]`` or ``[B, T]`` waveforms and return floats (means over B).
 """
@@ -87,6 +87,33 @@ def dnsmos(estimate: torch.Tensor, sample_rate: int) -> dict[str, float]:
     wav = resample(estimate.reshape(-1).float(), sample_rate, 16_000).clamp(-1, 1).numpy()
     scores = dnsmos_model()(wav, 16_000, False)
     return {key: float(scores[f"{key}_mos"]) for key in DNSMOS_KEYS}
+
+
+_plcmos_model = None
+
+
+def plcmos(estimate: torch.Tensor, sample_rate: int) -> float:
+    """PLCMOS v2 (Mittag et al., Interspeech 2023; speechmos's ONNX model): the predicted mean opinion
+    score, 1 to 5, of speech after packet-loss concealment. Needs no reference. Audio is resampled
+    to 16 kHz and clipped to [-1, 1]; its simulated raters are drawn from a fixed seed, so a file
+    always gets the same score."""
+    global _plcmos_model
+    if _plcmos_model is None:
+        try:
+            from speechmos.plcmos import PLCMOS
+        except ImportError as err:
+            raise ImportError(f"PLCMOS needs PyPI speechmos and onnxruntime ({err}): "
+                              "pip install 'audiodiff[eval]'") from None
+        _plcmos_model = PLCMOS()
+    import numpy as np
+
+    wav = resample(estimate.reshape(-1).float(), sample_rate, 16_000).clamp(-1, 1).numpy()
+    state = np.random.get_state()
+    np.random.seed(0)
+    try:
+        return float(_plcmos_model.get_mos(wav, 16_000))
+    finally:
+        np.random.set_state(state)
 
 
 def speech_scores(estimate: torch.Tensor, reference: torch.Tensor, sample_rate: int) -> dict[str, float]:
