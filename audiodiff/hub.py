@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import torch
@@ -112,3 +113,40 @@ def from_pretrained(name_or_folder: str | os.PathLike, device: str | torch.devic
     if missing or unexpected:
         raise CheckpointError(f"{weights}: weights do not match the config (missing {missing[:3]}, unexpected {unexpected[:3]})")
     return model.to(device).eval()
+
+
+def _grew_inputs(theirs: torch.Tensor, own: torch.Tensor) -> bool:
+    """Whether ``own`` is the weight ``theirs`` with more inputs (dim 1), all else the same."""
+    return (own.dim() >= 2 and own.dim() == theirs.dim() and own.shape[1] > theirs.shape[1]
+            and own.shape[:1] + own.shape[2:] == theirs.shape[:1] + theirs.shape[2:])
+
+
+def load_grown(model: DiffusionModel, source: DiffusionModel, name: str) -> list[str]:
+    """Load ``source``'s weights into ``model``, which may have layers ``source`` lacks (they keep
+    their initialisation) and input layers with more inputs (new conditioning channels, which
+    heads append after the old ones: their weights start at zero, so the loaded model's output is
+    unchanged at the first step); a weight of ``source`` that ``model`` lacks or shapes otherwise
+    is an error. Returns notes on what grew and what kept its initialisation."""
+    own, theirs = model.state_dict(), dict(source.state_dict())
+    grown = {k: v.shape[1] for k, v in theirs.items() if k in own and _grew_inputs(v, own[k])}  # old inputs
+    for key, inputs in grown.items():
+        padded = torch.zeros_like(own[key])
+        padded[:, :inputs] = theirs[key]
+        theirs[key] = padded
+    reshaped = [k for k, v in theirs.items() if k in own and own[k].shape != v.shape]
+    if reshaped:
+        key = reshaped[0]
+        raise ValueError(f"init_from {name}: {len(reshaped)} weights differ in shape from the recipe's model "
+                         f"(e.g. {key}: {tuple(theirs[key].shape)} in the checkpoint, {tuple(own[key].shape)} "
+                         f"here); the checkpoint's config is another formulation or size (see its config.json)")
+    missing, unexpected = model.load_state_dict(theirs, strict=False)
+    if unexpected:
+        raise ValueError(f"init_from {name}: the recipe's model has no place for {', '.join(unexpected[:5])}"
+                         f"{' ...' if len(unexpected) > 5 else ''} (change the model config to match the checkpoint)")
+    notes = [f"init_from {name}: {key} grew from {inputs} to {own[key].shape[1]} inputs; the new ones start at zero"
+             for key, inputs in grown.items()]
+    if missing:
+        modules = sorted({re.sub(r"^(.*?\.\d+)\..*$", r"\1", k) for k in missing})
+        notes.append(f"init_from {name}: {len(missing)} new tensors keep their initialisation "
+                     f"({', '.join(modules[:8])}{' ...' if len(modules) > 8 else ''})")
+    return notes

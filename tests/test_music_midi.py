@@ -141,7 +141,7 @@ def test_guidance_extrapolates_from_the_null_condition():
 def test_sampling_can_start_from_the_sketch():
     """With ``start: observation`` a MIDI model refines its harmonic sketch: at a tiny sigma the
     sample stays on the encoded sketch; training then runs the bridge loss toward it."""
-    from audiodiff.training.module import EnhancementModule
+    from audiodiff.training.module import DiffusionModule
 
     config = tiny_config()
     config["sampling"] = {**config["sampling"], "start": "observation", "sigma_max": 1e-4, "sigma_min": 1e-5}
@@ -153,7 +153,7 @@ def test_sampling_can_start_from_the_sketch():
     assert (out - cond["sketch"]).abs().max() < 1e-2
     with pytest.raises(ValueError, match="condition shaped"):
         model.generate((1, 2, 128, 12), condition, steps=1, generator=[torch.Generator().manual_seed(1)])
-    module = EnhancementModule(model=config, sigma_distribution="loguniform")
+    module = DiffusionModule(model=config, sigma_distribution="loguniform")
     assert module.loss_fn.bridge_sigma == config["sampling"]["sigma_max"]
     frames = model.representation.encode(torch.zeros(1, 1, 4000)).shape[-1]
     batch = ({"sketch": torch.randn(2, 1, 4000), "notes": torch.rand(2, 3, 128, frames),
@@ -287,18 +287,18 @@ def test_the_data_takes_the_models_rate_hop_and_sketch(aligned, tmp_path, monkey
     """``audiodiff fit`` derives the data settings the model fixes (rate, roll hop, partials a note)
     from the model: a recipe cannot set them to something else."""
     from audiodiff.training.cli import MODEL_SETTINGS, RecipeCLI
-    from audiodiff.training.data import EnhancementData
-    from audiodiff.training.module import EnhancementModule
+    from audiodiff.training.data import TrainingData
+    from audiodiff.training.module import DiffusionModule
 
     monkeypatch.chdir(tmp_path)
-    cli = RecipeCLI(EnhancementModule, EnhancementData, run=False, save_config_callback=None,
+    cli = RecipeCLI(DiffusionModule, TrainingData, run=False, save_config_callback=None,
                     args=["--config", str(RECIPE), "--data.train_midi_dir", str(aligned), "--data.val_midi_dir",
                           str(aligned), "--model.model.observation", '{"name": "notes", "args": {"harmonics": 12}}'])
     data = cli.datamodule.hparams
     assert (data.sample_rate, data.hop_length, data.sketch_harmonics) == (RATE, 64, 12)
     assert set(MODEL_SETTINGS) == {"data.sample_rate", "data.hop_length", "data.sketch_harmonics"}
     with pytest.raises(SystemExit):
-        RecipeCLI(EnhancementModule, EnhancementData, run=False, save_config_callback=None,
+        RecipeCLI(DiffusionModule, TrainingData, run=False, save_config_callback=None,
                   args=["--config", str(RECIPE), "--data.sketch_harmonics", "12"])
 
 
@@ -323,9 +323,9 @@ def test_items_carry_the_tracks_program_by_name(aligned):
 
 
 def test_training_gives_program_labels_and_the_null_token_for_programs_never_trained():
-    from audiodiff.training.module import EnhancementModule
+    from audiodiff.training.module import DiffusionModule
 
-    module = EnhancementModule(model=bank_config(), sigma_distribution="loguniform")
+    module = DiffusionModule(model=bank_config(), sigma_distribution="loguniform")
     inputs = {"sketch": torch.randn(3, 1, 4000), "notes": torch.rand(3, 3, 128, 63),
               "instrument": torch.tensor([5, 9, 9]), "program": ["violin", "flute", "ocarina"]}
     assert module._condition(inputs).cond["program"].tolist() == [1, 2, -1]
@@ -355,9 +355,9 @@ def test_the_bank_comes_from_the_file_name(aligned, tmp_path):
 
 
 def test_training_gives_bank_labels_and_the_null_token_for_unknown_banks():
-    from audiodiff.training.module import EnhancementModule
+    from audiodiff.training.module import DiffusionModule
 
-    module = EnhancementModule(model=bank_config(), sigma_distribution="loguniform")
+    module = DiffusionModule(model=bank_config(), sigma_distribution="loguniform")
     inputs = {"sketch": torch.randn(3, 1, 4000), "notes": torch.rand(3, 3, 128, 63),
               "instrument": torch.tensor([1, 2, 3]), "bank": ["musescore", "", "other"]}
     module.eval()  # no label dropout
@@ -498,13 +498,13 @@ def test_init_from_grows_the_notes_head_by_age_sinusoids_without_changing_the_mo
     """A shipped MIDI model fine-tuned with ``age_hz`` keeps its output at the first step: the
     backbone's input layer grows by the new channels, whose weights start at zero."""
     from audiodiff.hub import save_pretrained
-    from audiodiff.training.module import EnhancementModule
+    from audiodiff.training.module import DiffusionModule
 
     source = perturb(DiffusionModel(tiny_config()), seed=1).eval()
     folder = save_pretrained(source, tmp_path / "source")
     grown = tiny_config()
     grown["head"]["args"]["heads"]["notes"]["args"]["age_hz"] = [2.0, 5.0]
-    module = EnhancementModule(model=grown, init_from=str(folder))
+    module = DiffusionModule(model=grown, init_from=str(folder))
     split = module.model.denoiser.backbone.split.weight
     assert split.shape[1] == source.denoiser.backbone.split.weight.shape[1] + 4 * 16  # 4 channels x 16 bins
     roll = piano_roll(np.array([[-0.3, 0.4, 60, 90], [0.1, 0.6, 67, 70]]), 11, 20.0)[None]

@@ -18,8 +18,8 @@ from audiodiff.model import DiffusionModel
 
 pytest.importorskip("lightning")
 
-from audiodiff.training.data import EnhancementData  # noqa: E402
-from audiodiff.training.module import EnhancementModule  # noqa: E402
+from audiodiff.training.data import TrainingData  # noqa: E402
+from audiodiff.training.module import DiffusionModule  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 RECIPE = REPO / "recipes" / "debug.yaml"
@@ -64,7 +64,7 @@ def tree(tmp_path_factory) -> dict[str, Path]:
 
 
 def _batch(tree, batch_size=2, seed=0):
-    data = EnhancementData(train_clean_dir=str(tree["clean"]), train_noise_dir=str(tree["noise"]),
+    data = TrainingData(train_clean_dir=str(tree["clean"]), train_noise_dir=str(tree["noise"]),
                            val_noisy_dir=str(tree["dev_noisy"]), val_clean_dir=str(tree["dev_clean"]),
                            segment_seconds=0.5, batch_size=batch_size, epoch_length=4, reverb_probability=0.0,
                            seed=seed)
@@ -85,7 +85,7 @@ def test_data_module(tree):
 
 def test_loss_is_finite_and_trains(tree):
     torch.manual_seed(0)
-    module = EnhancementModule(model=copy.deepcopy(TINY), warmup_steps=1)
+    module = DiffusionModule(model=copy.deepcopy(TINY), warmup_steps=1)
     batch, _ = _batch(tree)
     loss = module._loss(module._condition(batch[0]), batch[1])
     assert loss.ndim == 0 and math.isfinite(loss.item()) and loss.item() > 0
@@ -97,7 +97,7 @@ def test_loss_is_finite_and_trains(tree):
 
 def test_ema_moves_toward_weights_after_a_step(tree):
     torch.manual_seed(0)
-    module = EnhancementModule(model=copy.deepcopy(TINY), learning_rate=1e-2, warmup_steps=1, ema_decay=0.999)
+    module = DiffusionModule(model=copy.deepcopy(TINY), learning_rate=1e-2, warmup_steps=1, ema_decay=0.999)
     optimizer = module.configure_optimizers()["optimizer"]
     ema_before = [e.detach().clone() for e in module.ema.parameters()]
     assert all(torch.equal(e, p) for e, p in zip(ema_before, module.model.parameters()))  # starts as a copy
@@ -134,7 +134,7 @@ def _saved_tiny_model(tmp_path):
 
 def test_init_from_saved_folder(tmp_path):
     source, folder = _saved_tiny_model(tmp_path)
-    module = EnhancementModule(init_from=str(folder))
+    module = DiffusionModule(init_from=str(folder))
     expected = source.state_dict()
     for name, value in module.model.state_dict().items():
         assert torch.equal(value, expected[name]), name
@@ -142,7 +142,7 @@ def test_init_from_saved_folder(tmp_path):
         assert torch.equal(value, expected[name]), name
     assert module.model.training  # ready to fine-tune
     assert module.hparams.model == source.config  # the checkpoint's config replaces the given one
-    other = EnhancementModule(model=copy.deepcopy(TINY))  # a fresh model differs
+    other = DiffusionModule(model=copy.deepcopy(TINY))  # a fresh model differs
     assert not all(torch.equal(v, expected[k]) for k, v in other.model.state_dict().items())
 
 
@@ -152,7 +152,7 @@ def test_init_from_grows_a_checkpoint_with_identity_blocks(tmp_path):
     source, folder = _saved_tiny_model(tmp_path)
     grown = copy.deepcopy(TINY)
     grown["backbone"]["args"].update(context_blocks=2, context_stride=4)
-    module = EnhancementModule(model=grown, init_from=str(folder))
+    module = DiffusionModule(model=grown, init_from=str(folder))
     assert len(module.model.denoiser.backbone.context) == 2
     x, cond = torch.randn(2, 2, 256, 40), torch.randn(2, 2, 256, 40)
     sigma = torch.tensor([0.3, 3.0])
@@ -162,12 +162,12 @@ def test_init_from_grows_a_checkpoint_with_identity_blocks(tmp_path):
     # the other way round, a checkpoint's weights that the recipe's model has no place for, is refused
     bigger = save_pretrained(module.model, tmp_path / "grown")
     with pytest.raises(ValueError, match="no place for"):
-        EnhancementModule(model=copy.deepcopy(TINY), init_from=str(bigger))
+        DiffusionModule(model=copy.deepcopy(TINY), init_from=str(bigger))
 
 
 def test_module_needs_a_model():
     with pytest.raises(ValueError, match="model config or init_from"):
-        EnhancementModule()
+        DiffusionModule()
 
 
 # ------------------------------------------------------------------------------------- audiodiff fit
@@ -225,19 +225,19 @@ def test_fit_debug_recipe(tree, tmp_path, monkeypatch):
 
 
 def test_learning_rate_warms_up_then_decays_to_its_floor():
-    module = EnhancementModule(model=copy.deepcopy(TINY), warmup_steps=10, decay_steps=100, final_lr_ratio=0.2)
+    module = DiffusionModule(model=copy.deepcopy(TINY), warmup_steps=10, decay_steps=100, final_lr_ratio=0.2)
     factors = [module.lr_factor(step) for step in range(200)]
     assert factors[0] == pytest.approx(0.1) and factors[9] == pytest.approx(1.0)
     assert all(a >= b for a, b in zip(factors[9:], factors[10:]))  # never rises after the warm-up
     assert factors[60] == pytest.approx(0.6, abs=0.02)  # half-way through the cosine
     assert factors[150] == factors[199] == pytest.approx(0.2)
-    constant = EnhancementModule(model=copy.deepcopy(TINY), warmup_steps=10)
+    constant = DiffusionModule(model=copy.deepcopy(TINY), warmup_steps=10)
     assert constant.lr_factor(10_000) == 1.0
 
 
 def test_top_share_without_loguniform_is_refused():
     with pytest.raises(ValueError, match="loguniform"):
-        EnhancementModule(model=copy.deepcopy(TINY), sigma_distribution="lognormal", sigma_top_share=0.5)
+        DiffusionModule(model=copy.deepcopy(TINY), sigma_distribution="lognormal", sigma_top_share=0.5)
 
 
 @pytest.mark.parametrize("recipe", sorted((REPO / "recipes").rglob("*.yaml")), ids=lambda p: p.relative_to(REPO).as_posix())
@@ -247,11 +247,11 @@ def test_every_recipe_builds_its_model_and_names_only_known_options(recipe):
 
     import yaml
 
-    from audiodiff.training.data import EnhancementData
+    from audiodiff.training.data import TrainingData
 
     spec = yaml.safe_load(recipe.read_text())
-    module_args = set(inspect.signature(EnhancementModule).parameters)
-    data_args = set(inspect.signature(EnhancementData).parameters)
+    module_args = set(inspect.signature(DiffusionModule).parameters)
+    data_args = set(inspect.signature(TrainingData).parameters)
     assert set(spec.get("model", {})) <= module_args, recipe
     assert set(spec.get("data", {})) <= data_args, recipe
     if spec.get("model", {}).get("model"):
@@ -283,7 +283,7 @@ def test_a_recipe_that_starts_from_a_shipped_model_fits_its_weights(recipe):
     import yaml
 
     spec = yaml.safe_load(recipe.read_text())["model"]
-    EnhancementModule(model=spec["model"], init_from=spec["init_from"])
+    DiffusionModule(model=spec["model"], init_from=spec["init_from"])
 
 
 def test_init_from_a_checkpoint_of_another_shape_names_the_weight(tmp_path):
@@ -292,7 +292,7 @@ def test_init_from_a_checkpoint_of_another_shape_names_the_weight(tmp_path):
     wider = copy.deepcopy(TINY)
     wider["backbone"]["args"]["channels"] = TINY["backbone"]["args"]["channels"] * 2
     with pytest.raises(ValueError, match=r"init_from .*differ in shape.*\(e\.g\. "):
-        EnhancementModule(model=wider, init_from=str(folder))
+        DiffusionModule(model=wider, init_from=str(folder))
 
 
 def _write_pair_tree(root: Path, layout: dict[str, str], files: int = 3) -> None:

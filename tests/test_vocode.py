@@ -151,11 +151,11 @@ def test_bandwidth_model_writes_at_its_rate_and_refuses_a_mel():
 
 @pytest.mark.parametrize("observation", [MEL, NARROW])
 def test_training_step_degrades_clean_input(observation):
-    from audiodiff.training.module import EnhancementModule
+    from audiodiff.training.module import DiffusionModule
 
     config = copy.deepcopy(TINY_MASK)
     config["observation"] = observation
-    module = EnhancementModule(model=config, warmup_steps=1, sigma_distribution="loguniform", sigma_top_share=0.5)
+    module = DiffusionModule(model=config, warmup_steps=1, sigma_distribution="loguniform", sigma_top_share=0.5)
     clean = torch.cat([_speech_like(0.5, f0, i)[None] for i, f0 in enumerate((110, 200))])  # [2, 1, T]
     condition = module._condition(clean)
     observed = condition.guide

@@ -1,12 +1,12 @@
-"""``audiodiff fit``: Lightning's CLI over EnhancementModule and EnhancementData (YAML recipes)."""
+"""``audiodiff fit``: Lightning's CLI over DiffusionModule and TrainingData (YAML recipes)."""
 
 from __future__ import annotations
 
 from lightning.pytorch.cli import LightningCLI
 
 from audiodiff.processes import end_process_group
-from audiodiff.training.data import EnhancementData
-from audiodiff.training.module import EnhancementModule
+from audiodiff.training.data import TrainingData
+from audiodiff.training.module import DiffusionModule
 
 
 MODEL_SETTINGS = {
@@ -25,6 +25,6 @@ class RecipeCLI(LightningCLI):
 
 def run(argv: list[str]) -> int:
     """Run ``LightningCLI`` with ``argv`` (e.g. ``["fit", "--config", "recipes/speech_enhance/magnitude.yaml"]``)."""
-    RecipeCLI(EnhancementModule, EnhancementData, args=argv, save_config_kwargs={"overwrite": True})
+    RecipeCLI(DiffusionModule, TrainingData, args=argv, save_config_kwargs={"overwrite": True})
     end_process_group()  # DDP runs: exit cleanly on every rank
     return 0

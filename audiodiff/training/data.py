@@ -10,7 +10,7 @@ from audiodiff.data.aligned import AlignedMidiDataset
 from audiodiff.data.datasets import MixtureDataset, PairedFolders
 
 
-class EnhancementData(L.LightningDataModule):
+class TrainingData(L.LightningDataModule):
     """Args:
         sample_rate, hop_length, sketch_harmonics: the model's, set from it by ``audiodiff fit``
             (:data:`~audiodiff.training.cli.MODEL_SETTINGS`; recipes do not repeat them): its rate,

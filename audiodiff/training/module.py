@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import math
-import re
 
 import lightning as L
 import torch
@@ -13,50 +12,14 @@ from lightning.pytorch.utilities import rank_zero_info
 from audiodiff.diffusion.denoiser import EDMLoss, TrajectoryLoss
 from audiodiff.diffusion.noise import generators
 from audiodiff.diffusion.schedules import LogNormal, LogUniform
-from audiodiff.hub import from_pretrained
+from audiodiff.hub import from_pretrained, load_grown
 from audiodiff.metrics import SCORES
 from audiodiff.model import DiffusionModel
 
 
-def _grew_inputs(theirs: torch.Tensor, own: torch.Tensor) -> bool:
-    """Whether ``own`` is the weight ``theirs`` with more inputs (dim 1), all else the same."""
-    return (own.dim() >= 2 and own.dim() == theirs.dim() and own.shape[1] > theirs.shape[1]
-            and own.shape[:1] + own.shape[2:] == theirs.shape[:1] + theirs.shape[2:])
-
-
-def _load_grown(model: DiffusionModel, source: DiffusionModel, name: str) -> None:
-    """Load ``source``'s weights into ``model``, which may have layers ``source`` lacks (they keep
-    their initialisation) and input layers with more inputs (new conditioning channels, which
-    heads append after the old ones: their weights start at zero, so the loaded model's output is
-    unchanged at the first step); a weight of ``source`` that ``model`` lacks or shapes otherwise
-    is an error."""
-    own, theirs = model.state_dict(), dict(source.state_dict())
-    grown = {k: v.shape[1] for k, v in theirs.items() if k in own and _grew_inputs(v, own[k])}  # old inputs
-    for key, inputs in grown.items():
-        padded = torch.zeros_like(own[key])
-        padded[:, :inputs] = theirs[key]
-        theirs[key] = padded
-    reshaped = [k for k, v in theirs.items() if k in own and own[k].shape != v.shape]
-    if reshaped:
-        key = reshaped[0]
-        raise ValueError(f"init_from {name}: {len(reshaped)} weights differ in shape from the recipe's model "
-                         f"(e.g. {key}: {tuple(theirs[key].shape)} in the checkpoint, {tuple(own[key].shape)} "
-                         f"here); the checkpoint's config is another formulation or size (see its config.json)")
-    missing, unexpected = model.load_state_dict(theirs, strict=False)
-    if unexpected:
-        raise ValueError(f"init_from {name}: the recipe's model has no place for {', '.join(unexpected[:5])}"
-                         f"{' ...' if len(unexpected) > 5 else ''} (change the model config to match the checkpoint)")
-    for key, inputs in grown.items():
-        rank_zero_info(f"init_from {name}: {key} grew from {inputs} to {own[key].shape[1]} inputs; "
-                       f"the new ones start at zero")
-    if missing:
-        modules = sorted({re.sub(r"^(.*?\.\d+)\..*$", r"\1", k) for k in missing})
-        rank_zero_info(f"init_from {name}: {len(missing)} new tensors keep their initialisation "
-                       f"({', '.join(modules[:8])}{' ...' if len(modules) > 8 else ''})")
-
-
-class EnhancementModule(L.LightningModule):
-    """Conditional diffusion on the representation of clean audio, given the noisy observation.
+class DiffusionModule(L.LightningModule):
+    """Training of a conditional diffusion model, for any task: the denoiser loss on the representation
+    of the target audio given the observation's condition, an EMA copy, validation metrics.
 
     Args:
         model: a DiffusionModel config (see ``audiodiff.model``).
@@ -107,7 +70,8 @@ class EnhancementModule(L.LightningModule):
             source = from_pretrained(init_from)
             self.model = DiffusionModel(model) if model is not None else source
             if model is not None:
-                _load_grown(self.model, source, init_from)
+                for note in load_grown(self.model, source, init_from):
+                    rank_zero_info(note)
             self.model.train()
             self.hparams.model = self.model.config
         elif model is not None:
