@@ -57,11 +57,13 @@ def splice(original: torch.Tensor, repaired: torch.Tensor, gaps: list[Gap], rate
     """``original`` ``[C, T]`` with its gaps taken from ``repaired``, cross-faded over at most
     ``fade_ms`` on the known side of each edge: outside the gaps and their fades, the output is
     the original sample for sample."""
-    fade = max(1, int(fade_ms * rate / 1000))
+    fade = int(fade_ms * rate / 1000)
     weight = torch.zeros(original.shape[-1])
     ramp = crossfade_window(2 * fade + 2, fade)[:fade]  # rising, above 0 and below 1
     for start, end in gaps:
         weight[start:end] = 1
+        if not fade:
+            continue
         before = weight[max(0, start - fade) : start]
         before.copy_(torch.maximum(before, ramp[fade - before.shape[0]:]))
         after = weight[end : end + fade]
@@ -70,12 +72,13 @@ def splice(original: torch.Tensor, repaired: torch.Tensor, gaps: list[Gap], rate
 
 
 def crossover(original: torch.Tensor, repaired: torch.Tensor, band_hz: float, rate: int,
-              width_hz: float = 250.0) -> torch.Tensor:
+              width_hz: float = 250.0, rolloff: float = 0.94) -> torch.Tensor:
     """``original`` ``[C, T]`` below ``band_hz`` and ``repaired`` above it, through a raised-cosine
-    crossover ``width_hz`` wide ending at ``band_hz`` (the band the original had)."""
+    crossover ``width_hz`` wide ending at ``rolloff * band_hz`` (where a resampled band's own
+    anti-aliasing filter has begun to fall, so the two do not leave a notch)."""
     length = original.shape[-1]
     freqs = torch.fft.rfftfreq(length, 1 / rate)
-    ramp = ((band_hz - freqs) / width_hz).clamp(0, 1)
+    ramp = ((rolloff * band_hz - freqs) / width_hz).clamp(0, 1)
     keep = 0.5 - 0.5 * torch.cos(math.pi * ramp)  # 1 well below the band edge, 0 above it
     mixed = keep * torch.fft.rfft(original) + (1 - keep) * torch.fft.rfft(repaired)
     return torch.fft.irfft(mixed, length)

@@ -40,24 +40,34 @@ class Representation(ABC):
 
 
 def griffin_lim(magnitude: torch.Tensor, n_fft: int, hop_length: int, length: int, iterations: int,
-                momentum: float = 0.99, phase: torch.Tensor | None = None) -> torch.Tensor:
+                momentum: float = 0.99, phase: torch.Tensor | None = None, given: torch.Tensor | None = None,
+                keep: torch.Tensor | None = None) -> torch.Tensor:
     """Fast Griffin-Lim (Perraudin et al. 2013): STFT magnitude ``[B, F, N]`` -> waveform ``[B, length]``,
     Hann window of ``n_fft``. The phase starts at ``phase`` (complex ``[B, F, N]``, only its angle is
-    used) or at zero; so the result is deterministic, and two pieces started from one signal's
-    phase stay coherent where they overlap."""
+    used) or at zero; so the result is deterministic, and two pieces started
+    from one signal's phase stay coherent where they overlap. ``given`` and ``keep`` (``[B, length]``):
+    after every iteration the waveform takes ``given`` where ``keep`` is 1 (known samples: the phase
+    the iterations find then joins them without a jump), and bins where ``phase`` is zero (missing
+    samples) start at a unit phase."""
     window = torch.hann_window(n_fft, device=magnitude.device, dtype=magnitude.dtype)
     if phase is None:
         angles = torch.complex(torch.ones_like(magnitude), torch.zeros_like(magnitude))
-    else:
+    elif keep is None:
         angles = phase / phase.abs().clamp_min(1e-16)
+    else:  # missing samples have no phase to start from: a unit one, so they are not left silent
+        size = phase.abs()
+        angles = torch.where(size > 1e-12, phase / size.clamp_min(1e-12), torch.ones_like(phase))
     previous = torch.zeros_like(angles)
     for _ in range(iterations):
         wav = torch.istft(magnitude * angles, n_fft, hop_length, window=window, length=length)
+        if keep is not None:
+            wav = torch.lerp(wav, given, keep)
         rebuilt = torch.stft(wav, n_fft, hop_length, window=window, return_complex=True)
         angles = rebuilt - previous * (momentum / (1 + momentum))
         angles = angles / angles.abs().clamp_min(1e-16)
         previous = rebuilt
-    return torch.istft(magnitude * angles, n_fft, hop_length, window=window, length=length)
+    wav = torch.istft(magnitude * angles, n_fft, hop_length, window=window, length=length)
+    return wav if keep is None else torch.lerp(wav, given, keep)
 
 
 def fit_length(wav: torch.Tensor, length: int) -> torch.Tensor:
@@ -159,16 +169,22 @@ class Magnitude(Representation):
                           center=True, pad_mode="constant", return_complex=True)
         return (self.scale * spec.abs().pow(self.alpha)).reshape(b, c, *spec.shape[-2:])
 
-    def decode(self, x: torch.Tensor, length: int, guide: torch.Tensor | None = None) -> torch.Tensor:
+    def decode(self, x: torch.Tensor, length: int, guide: torch.Tensor | None = None,
+               keep: torch.Tensor | None = None) -> torch.Tensor:
         """``[B, C, F, N] -> [B, C, length]`` through Griffin-Lim, started from the phase of ``guide``
-        (a waveform ``[B, C, length]``) when given, else from zero phase."""
+        (a waveform ``[B, C, length]``) when given, else from zero phase; ``keep`` ``[B, C, length]``:
+        the guide's samples the waveform keeps (1) as Griffin-Lim runs (repair: the known ones)."""
         b, c, f, n = x.shape
         magnitude = (x.float().clamp_min(0) / self.scale).pow(1.0 / self.alpha).reshape(b * c, f, n)
-        phase = None
+        phase = given = None
         if guide is not None:
-            phase = torch.stft(guide.float().reshape(b * c, -1), self.n_fft, self.hop_length,
-                               window=self._window(magnitude), return_complex=True)[..., :n]
-        wav = griffin_lim(magnitude, self.n_fft, self.hop_length, length, self.iterations, phase=phase)
+            given = guide.float().reshape(b * c, -1)
+            phase = torch.stft(given, self.n_fft, self.hop_length, window=self._window(magnitude),
+                               return_complex=True)[..., :n]
+        if keep is not None:
+            keep = keep.float().reshape(b * c, -1)
+        wav = griffin_lim(magnitude, self.n_fft, self.hop_length, length, self.iterations, phase=phase,
+                          given=given, keep=keep)
         return wav.reshape(b, c, length)
 
 

@@ -18,6 +18,8 @@ import unicodedata
 import numpy as np
 
 ESPEAK_RATE = 22_050  # espeak-ng's output rate
+ESPEAK_VOICES = {"en": "en-us", "es": "es-419", "fr": "fr", "it": "it", "ru": "ru"}
+"""espeak-ng's voice for each language the shipped voices speak."""
 
 
 class TextError(ValueError):
@@ -120,3 +122,14 @@ def render(sentence: str, voice: str = "en-us", words_per_minute: int = 160) -> 
     wav, rate = sf.read(io.BytesIO(done.stdout), dtype="float32")
     assert rate == ESPEAK_RATE, rate
     return wav
+
+
+def reading(text: str, lang: str, mel) -> "torch.Tensor":
+    """espeak-ng's reading of ``text`` (normalized) as a log-mel ``[n_mels, M]`` of ``mel`` (a
+    :class:`~audiodiff.representations.Mel`): what a text-to-speech model is given."""
+    import torch
+
+    from audiodiff.audio import resample
+
+    spoken = torch.from_numpy(render(normalize(text, lang), ESPEAK_VOICES.get(lang, lang)))[None]
+    return mel.encode(resample(spoken, ESPEAK_RATE, mel.sample_rate)[None])[0, 0]

@@ -43,7 +43,7 @@ from audiodiff.audio import load_audio, resample
 from audiodiff.gaps import dropouts, find_gaps, packet_loss
 from audiodiff.hub import CheckpointError
 from audiodiff.metrics import log_spectral_distance, pesq_wb, plcmos
-from audiodiff.pipelines.repair import Repairer
+from audiodiff.pipelines.repair import Damage, Repairer
 
 BAND_HZ = 4_000
 KINDS = {"speech": ("packets", "dropouts", "band"), "music": ("packets", "dropouts")}
@@ -115,10 +115,11 @@ def extrapolate(history: np.ndarray, size: int, order: int, rate: int) -> np.nda
 def lpc(x: np.ndarray, gaps: list, rate: int, order: int) -> np.ndarray:
     """Each gap filled by prediction forward from before it and backward from after it, cross-faded."""
     y, context = x.copy(), int(0.04 * rate)
-    for start, end in gaps:
+    for i, (start, end) in enumerate(gaps):
         size = end - start
+        following = gaps[i + 1][0] if i + 1 < len(gaps) else len(x)  # known audio only, up to the next gap
         forward = extrapolate(y[max(0, start - context) : start], size, order, rate)
-        backward = extrapolate(x[end : end + context][::-1], size, order, rate)[::-1]
+        backward = extrapolate(x[end : min(end + context, following)][::-1], size, order, rate)[::-1]
         weight = 0.5 + 0.5 * np.cos(np.linspace(0, math.pi, size))
         y[start:end] = np.clip(weight * forward + (1 - weight) * backward, -1, 1)
     return y
@@ -192,7 +193,8 @@ def systems(kind: str, medium: str, nfes: list[int], repairer: Repairer | None):
             def run(x, rate, gaps, nfe=nfe):
                 if kind == "band":
                     return repairer(x, 2 * BAND_HZ, steps=nfe)
-                return repairer(x, rate, gaps=[(s / rate, e / rate) for s, e in gaps], steps=nfe)
+                ((_, out),) = repairer.run_many([(0, x, rate, Damage(gaps, 0.0))], steps=nfe)
+                return out
             found[f"audiodiff NFE={nfe}"] = run
     return found
 
@@ -268,6 +270,8 @@ def summary(rows: list[dict], notes: list[str], args) -> str:
     lines = [f"# Repair benchmark\n\n`python benchmarks/repair.py --limit {args.limit} --nfe "
              f"{' '.join(map(str, args.nfe))} --threads {args.threads}`; this CPU, {args.threads} threads.\n"]
     lines += [f"- {note}" for note in notes]
+    if not rows:
+        return "\n".join(lines + ["", "(no files)"]) + "\n"
     for medium in dict.fromkeys(r["medium"] for r in rows):
         for kind in dict.fromkeys(r["kind"] for r in rows if r["medium"] == medium):
             mine = [r for r in rows if r["medium"] == medium and r["kind"] == kind]

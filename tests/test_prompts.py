@@ -22,8 +22,8 @@ def test_prompts_have_transcripts_and_leave_reserved_ones_out():
     assert "all-circuits-busy-now" in transcripts(Path("/"), "en")  # a reserved prompt: listed in the file...
     assert "all-circuits-busy-now" not in {p.name for p in english}  # ...but never used
     assert not any("[" in p.text for p in listed)  # tone descriptions are not speech
-    share = sum(p.heldout for p in listed) / len(listed)
-    assert 0.07 < share < 0.13
+    shares = {split: sum(p.split == split for p in listed) / len(listed) for split in ("heldout", "dev")}
+    assert 0.07 < shares["heldout"] < 0.13 and 0.03 < shares["dev"] < 0.07
 
 
 def test_alignment_follows_a_stretched_copy():

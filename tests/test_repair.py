@@ -138,7 +138,8 @@ def test_given_gaps_and_batching_give_the_same_repair(repairer):
     given = repairer(audio, RATE, gaps=[(0.5, 0.55)], seed=2)
     torch.testing.assert_close(alone, given)
     other = tones(0.9)
-    together = dict(repairer.run_many([(0, audio, RATE, None, None), (1, other, RATE, [(0.1, 0.2)], None)], seed=2))
+    items = [(0, audio, RATE, None), (1, other, RATE, repairer.damage(other, RATE, [(0.1, 0.2)]))]
+    together = dict(repairer.run_many(items, seed=2))
     torch.testing.assert_close(together[0], alone, atol=1e-5, rtol=0)
 
 
@@ -175,7 +176,7 @@ def test_repair_command_with_a_gap_list_and_found_gaps(tmp_path, checkpoint, cap
     args = ["repair", str(inputs), "-o", str(out), "--model", str(checkpoint), "--device", "cpu", "--gaps", str(listed)]
     assert main(args) == 0
     printed = capsys.readouterr().out
-    assert "a.wav: 2 gaps (0.11 s)" in printed and "b.flac: 1 gap (0.03 s)" in printed
+    assert "a.wav: 2 gaps (0.11 s, the longest 100 ms)" in printed and "b.flac: 1 gap (0.03 s, the longest 25 ms)" in printed
     repaired, rate = load_audio(out / "a.wav")
     assert rate == RATE and repaired.shape == first.shape
     fade = int(0.005 * RATE)
@@ -196,3 +197,36 @@ def test_a_bad_gap_list_is_refused_before_anything_runs(tmp_path, checkpoint, ca
                  "--gaps", str(listed)])
     assert code == 2 and problem in capsys.readouterr().err
     assert not (tmp_path / "out.wav").exists()
+
+
+def test_silence_at_the_ends_is_padding_and_a_late_gap_is_an_error(repairer):
+    audio = tones(1.0)
+    audio[:, :1600] = 0  # leading digital silence
+    audio[:, 8000:8320] = 0
+    audio[:, -800:] = 0
+    assert repairer.damage(audio, RATE).gaps == [(8000, 8320)]
+    with pytest.raises(ValueError, match="starts after the end"):
+        repairer.damage(audio, RATE, gaps=[(0.2, 0.3), (1.5, 1.6)])
+
+
+def test_a_band_the_model_was_not_trained_to_restore_is_refused():
+    config = tiny_repair_config()
+    config["observation"] = {"name": "masked", "args": {"packet_share": 0.5, "dropout_share": 0.5}}
+    music = Repairer(DiffusionModel(config), device="cpu")
+    assert music.damage(tones(0.5, rate=8000), 8000).band_hz == 0  # a low rate alone asks for nothing
+    with pytest.raises(ValueError, match="not trained"):
+        music.damage(tones(0.5), RATE, band_hz=4000)
+
+
+def test_the_decoder_keeps_the_known_samples_and_fills_a_long_gap():
+    """Griffin-Lim with the known samples kept: no exact silence inside a long gap, and the
+    known samples around it as they were."""
+    from audiodiff.representations import Magnitude
+
+    rep = Magnitude(iterations=16)
+    clean = tones(2.0)[None]
+    known = known_mask(clean.shape[-1], [(8000, 8000 + RATE)])[None, None]  # a 1 s gap
+    out = rep.decode(rep.encode(clean), clean.shape[-1], guide=clean * known, keep=known)
+    assert torch.equal(out[..., :8000], clean[..., :8000])
+    middle = out[..., 8000 + 6000 : 8000 + 10000]
+    assert middle.abs().max() > 0.05  # the middle of the gap is filled, not silent

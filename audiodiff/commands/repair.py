@@ -48,9 +48,11 @@ def read_gaps(path: str) -> dict[str, list[tuple[float, float]]]:
     row naming those columns is allowed); AudioError naming the line of any bad row."""
     gaps: dict[str, list[tuple[float, float]]] = {}
     try:
-        rows = list(csv.reader(Path(path).read_text().splitlines()))
+        rows = list(csv.reader(Path(path).read_text(encoding="utf-8-sig").splitlines()))
     except OSError as err:
         raise AudioError(f"{path}: cannot read the gaps ({err.strerror})") from None
+    except UnicodeDecodeError:
+        raise AudioError(f"{path}: not a text file (expected CSV rows file,start_s,end_s)") from None
     for line, row in enumerate(rows, 1):
         if not row or (line == 1 and [c.strip() for c in row] == ["file", "start_s", "end_s"]):
             continue
@@ -73,20 +75,29 @@ def repair(args) -> int:
     check_task(args.model, TASKS, "repair")
     listed = read_gaps(args.gaps) if args.gaps else {}
     jobs, todo = plan_jobs(args.inputs, AUDIO_EXTENSIONS, args.output, args.overwrite, done="repaired")
-    unknown = sorted(set(listed) - {src.name for src, _ in jobs})
+    names = [src.name for src, _ in jobs]
+    unknown = sorted(set(listed) - set(names))
     if unknown:
         raise AudioError(f"{args.gaps}: no input is named {', '.join(unknown)}")
+    twice = sorted(name for name in listed if names.count(name) > 1)
+    if twice:
+        raise AudioError(f"{args.gaps}: {', '.join(twice)} names more than one input: repair them one folder at a time")
     repairer = Repairer(args.model, device=args.device, steps=args.steps, solver=args.solver,
                         chunk_seconds=args.chunk_seconds, batch_size=args.batch_size, min_gap_ms=args.min_gap_ms)
     remove_stale_parts([dst for _, dst in jobs])
     summary: list[str] = []
 
     def damage_of(src: Path, audio, rate: int) -> tuple:
-        damage = repairer.damage(audio, rate, listed.get(src.name), args.band)
+        try:
+            damage = repairer.damage(audio, rate, listed.get(src.name), args.band)
+        except ValueError as err:
+            raise AudioError(f"{src}: {err}") from None
         seconds = sum(end - start for start, end in damage.gaps) / rate
+        longest = max((end - start for start, end in damage.gaps), default=0) / rate
         band = f", the band above {damage.band_hz / 1000:g} kHz" if damage.band_hz else ""
-        summary.append(f"  {src.name}: {count(len(damage.gaps), 'gap')} ({seconds:.2f} s){band}")
-        return [(start / rate, end / rate) for start, end in damage.gaps], damage.band_hz
+        summary.append(f"  {src.name}: {count(len(damage.gaps), 'gap')} ({seconds:.2f} s, the longest "
+                       f"{longest * 1000:.0f} ms){band}")
+        return (damage,)
 
     def chunks_of(src: Path) -> int:
         try:

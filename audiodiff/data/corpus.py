@@ -33,6 +33,7 @@ from tqdm import tqdm
 
 from audiodiff.audio import AudioError, load_audio, save_audio
 from audiodiff.data import packages
+from audiodiff.data.prompts import write_prompts
 from audiodiff.data.mixing import TRAINING_ROOMS, UNSEEN_ROOMS, Rooms, apply_mix, sample_mix_params
 from audiodiff.data.screening import screen_speech
 from audiodiff.data.sources import Item, is_reserved, list_items, missing_packages
@@ -171,7 +172,7 @@ def by_noise_kind(files: list[Path]) -> dict[str, list[Path]]:
     return groups
 
 
-KINDS = ("speech", "noise", "music", "rendered", "packages")
+KINDS = ("speech", "noise", "music", "rendered", "packages", "prompts")
 UNSEEN_SNRS = (-5.0, 0.0, 5.0, 10.0, 15.0, 20.0)
 
 
@@ -211,7 +212,8 @@ def build_corpus(out: Path, prefix: Path = Path("/"), dev_speech: int = 150, dev
                  dev_unseen: int = 150) -> dict:
     """Build ``kinds`` (default: everything) under ``out``; returns the manifest (also written to
     ``manifest.json``). Speech enhancement needs ``speech``, ``noise`` and ``packages`` (the other
-    packages' recorded noise and voices, and the unseen-sources dev set); MIDI synthesis ``rendered``.
+    packages' recorded noise and voices, and the unseen-sources dev set); MIDI synthesis ``rendered``;
+    text to speech ``prompts`` (recorded prompts with transcripts, :func:`~audiodiff.data.prompts.write_prompts`).
 
     ``screen``: move speech that a reference enhancer changes a lot (game dialogue with effects)
     out of the training and held-out folders before the dev pairs are mixed (see ``screening``);
@@ -227,7 +229,7 @@ def build_corpus(out: Path, prefix: Path = Path("/"), dev_speech: int = 150, dev
     if unknown:
         raise ValueError(f"unknown corpus kinds {', '.join(unknown)}: choose from {', '.join(KINDS)}")
     plan = [(kind, rate) for kind, rate in plan if kind in kinds]
-    listed = {kind: list_items(prefix, kind) for kind in kinds if kind != "packages"}
+    listed = {kind: list_items(prefix, kind) for kind in kinds if kind not in ("packages", "prompts")}
     written = {(kind, split, rate): [] for kind in KINDS for split in ("train", "heldout")
                for rate in (SPEECH_RATE, MUSIC_RATE)}
     for kind, rate in plan:
@@ -261,6 +263,8 @@ def build_corpus(out: Path, prefix: Path = Path("/"), dev_speech: int = 150, dev
         write_packaged_sources(out, prefix, manifest, dev_unseen, seed)
         for entry in manifest[first:]:
             entry["group"] = "packages"
+    if "prompts" in kinds:
+        write_prompts(out, prefix, manifest)
     built = set(kinds) | ({"tracks"} if "rendered" in kinds else set())
     manifest = [entry for entry in _manifest_entries(out)
                 if entry.get("group", entry["kind"]) not in built] + manifest

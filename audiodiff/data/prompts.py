@@ -2,7 +2,8 @@
 G.722 at 16 kHz) with the transcript list each core-sounds package ships, and espeak-ng's reading of
 each transcript aligned to the recording.
 
-A prompt is held out (for the text-to-speech benchmark) by a hash of its name, one in ten; reserved
+A prompt is held out for the text-to-speech benchmark (one in ten) or for validation (one in twenty)
+by a hash of its voice and name, else it trains; reserved
 prompts (``reserved_sources.json``) are never listed; tones and bracketed descriptions
 (``[ascending tones]``) are not speech.
 """
@@ -20,10 +21,8 @@ import torch
 
 from audiodiff.data.reserved import is_reserved
 from audiodiff.data.sources import ASTERISK_VOICES, decode_g722
+from audiodiff.text import reading
 
-ESPEAK_VOICES = {"en": "en-us", "es": "es-419", "fr": "fr", "it": "it", "ru": "ru"}
-"""espeak-ng's voice for each prompt language."""
-HELDOUT_SHARE = 10  # one prompt in ten
 
 
 @dataclass(frozen=True)
@@ -39,9 +38,11 @@ class Prompt:
     path: Path
 
     @property
-    def heldout(self) -> bool:
-        """Kept out of training for the benchmark (one prompt in ten, by a hash of voice and name)."""
-        return int(hashlib.sha1(f"{self.voice}/{self.name}".encode()).hexdigest(), 16) % HELDOUT_SHARE == 0
+    def split(self) -> str:
+        """``heldout`` (the benchmark's: one prompt in ten), ``dev`` (validation: one in twenty) or
+        ``train``, by a hash of voice and name."""
+        bucket = int(hashlib.sha1(f"{self.voice}/{self.name}".encode()).hexdigest(), 16) % 20
+        return "heldout" if bucket < 2 else "dev" if bucket == 2 else "train"
 
     def audio(self, sample_rate: int = 16_000) -> torch.Tensor:
         """The recording, ``[1, T]`` at ``sample_rate``."""
@@ -91,3 +92,99 @@ def align(sketch: np.ndarray, target: np.ndarray) -> np.ndarray:
     for i, j in path:
         index[j] = i  # the last sketch frame matched to target frame j
     return np.maximum.accumulate(index)
+
+
+SKETCH_MEL = {"sample_rate": 16_000, "n_fft": 1024, "hop_length": 256, "n_mels": 80, "f_min": 0.0, "f_max": 8_000.0}
+"""The log-mel sketches are written in: speech-vocoder's (the text-to-speech model generates it)."""
+
+
+def write_prompts(out: Path, prefix: Path, manifest: list) -> None:
+    """Every prompt's recording (16 kHz) under ``<split>/prompts/<voice>/<name>.wav``, and for the
+    training and dev splits espeak-ng's reading aligned to it, ``<name>.sketch.npy`` (log-mel ``[80, N]``,
+    :data:`SKETCH_MEL`, a frame per frame of the recording); ``<split>/prompts/transcripts.tsv``
+    (voice, name, text); ``train/prompts/voices.json``: per voice, the median ratio of a
+    recording's length to espeak-ng's reading of it (the pace a voice speaks at)."""
+    import json
+
+    from tqdm import tqdm
+
+    from audiodiff.audio import save_audio
+    from audiodiff.representations import Mel
+
+    mel = Mel(**SKETCH_MEL)
+    rows: dict[str, list[str]] = {"train": [], "dev": [], "heldout": []}
+    ratios: dict[str, list[float]] = {}
+    for prompt in tqdm(prompts(prefix), desc="prompts", unit="prompt"):
+        split = prompt.split
+        path = out / split / "prompts" / prompt.voice / f"{prompt.name}.wav"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        audio = prompt.audio(SKETCH_MEL["sample_rate"])
+        save_audio(path, audio, SKETCH_MEL["sample_rate"])
+        rows[split].append(f"{prompt.voice}\t{prompt.name}\t{prompt.text}")
+        manifest.append({"id": f"{prompt.package}/{prompt.name}", "package": prompt.package, "kind": "prompts",
+                         "split": split, "sample_rate": SKETCH_MEL["sample_rate"],
+                         "path": path.relative_to(out).as_posix(), "seconds": round(audio.shape[-1] / 16_000, 3)})
+        if split != "heldout":
+            sketch = reading(prompt.text, prompt.lang, mel)
+            target = mel.encode(audio[None])[0, 0]
+            index = align(sketch.numpy(), target.numpy())
+            np.save(path.with_suffix(".sketch.npy"), sketch[:, torch.from_numpy(index)].numpy().astype(np.float32))
+            if split == "train":
+                ratios.setdefault(prompt.voice, []).append(target.shape[-1] / sketch.shape[-1])
+    for split, lines in rows.items():
+        (out / split / "prompts").mkdir(parents=True, exist_ok=True)
+        (out / split / "prompts" / "transcripts.tsv").write_text("voice\tname\ttext\n" + "\n".join(lines) + "\n")
+    paces = {voice: round(float(np.median(r)), 3) for voice, r in ratios.items()}
+    (out / "train" / "prompts" / "voices.json").write_text(json.dumps(paces, indent=1))
+
+
+class PromptDataset(torch.utils.data.Dataset):
+    """Recorded prompts beside their aligned readings (``<name>.wav`` and ``<name>.sketch.npy``, as
+    :func:`write_prompts` leaves them; a voice per folder, named after it): items
+    ``({"sketch": [1, n_mels, n + 1], "voice": name}, target [1, n * hop])``.
+
+    Args:
+        folder: the prompts folder (``train/prompts``).
+        hop_length: the sketch's hop (a frame per ``hop_length`` samples of the recording).
+        segment_frames: crop length in frames (random crops: files drawn in proportion to their
+            length); None gives whole files, the first ``limit`` (validation).
+        length: items per epoch (random crops).
+    """
+
+    def __init__(self, folder: str | Path, hop_length: int = 256, segment_frames: int | None = 125,
+                 length: int = 10_000, limit: int | None = None, seed: int = 0):
+        self.sketches = sorted(Path(folder).rglob("*.sketch.npy"))[:limit]
+        if not self.sketches:
+            raise FileNotFoundError(f"{folder}: no prompts with aligned readings (audiodiff data build-corpus "
+                                    "--kinds prompts)")
+        self.root, self.hop, self.segment, self.seed = Path(folder), hop_length, segment_frames, seed
+        self.frames = np.array([np.load(p, mmap_mode="r").shape[1] for p in self.sketches])
+        self.length = length if segment_frames else len(self.sketches)
+
+    def __len__(self) -> int:
+        return self.length
+
+    def voice_of(self, sketch: Path) -> str:
+        return sketch.relative_to(self.root).parts[0]
+
+    def __getitem__(self, index: int):
+        import soundfile as sf
+
+        if self.segment:
+            rng = np.random.default_rng([self.seed, index])
+            file = int(rng.choice(len(self.sketches), p=self.frames / self.frames.sum()))
+        else:
+            file = index
+        path = self.sketches[file]
+        sketch = torch.from_numpy(np.load(path))
+        audio = torch.from_numpy(sf.read(str(path.with_name(path.name.replace(".sketch.npy", ".wav"))),
+                                         dtype="float32")[0])[None]
+        frames = sketch.shape[1] - 1  # a centred STFT: T // hop + 1 frames
+        first, count = 0, frames
+        if self.segment:
+            count = self.segment
+            first = int(rng.integers(0, max(1, frames - count + 1)))
+        sketch = torch.nn.functional.pad(sketch, (0, max(0, first + count + 1 - sketch.shape[1])), value=float(sketch.min()))
+        audio = torch.nn.functional.pad(audio, (0, max(0, (first + count) * self.hop - audio.shape[-1])))
+        inputs = {"sketch": sketch[None, :, first : first + count + 1], "voice": self.voice_of(path)}
+        return inputs, audio[:, first * self.hop : (first + count) * self.hop]

@@ -1,7 +1,8 @@
 """What a conditional model is given, made from what the user has: the noisy recording itself
 (enhancement), its telephone-band version (bandwidth extension), a rough waveform rebuilt from a
 mel spectrogram (vocoder), MIDI notes (music synthesis: their sketch, piano roll and instrument),
-or a recording with parts missing and where they are (repair).
+a recording with parts missing and where they are (repair), or text as espeak-ng reads it and a
+voice to speak it in (text to speech).
 The same object turns training batches into conditions, so a model is trained on exactly what
 inference gives it: this is the one path from an input to the denoiser.
 
@@ -23,6 +24,7 @@ from audiodiff.observations.masked import MaskedAudio
 from audiodiff.observations.mel import MelInversion
 from audiodiff.observations.notes import NotesSketch
 from audiodiff.observations.recordings import Narrowband, NoisyRecording
+from audiodiff.observations.spoken import SpokenSketch
 
 __all__ = ["OBSERVATIONS", "AudioObservation", "Condition", "MaskedAudio", "MelInversion", "Narrowband",
-           "NoisyRecording", "NotesSketch"]
+           "NoisyRecording", "NotesSketch", "SpokenSketch"]

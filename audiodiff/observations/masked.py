@@ -63,7 +63,8 @@ class MaskedAudio(AudioObservation):
         bins = ((band <= 0) | (freqs[None, None, :] < band)).to(audio.dtype)  # [B, 1, F]
         start = encoded * bins[..., None]
         known = frames[:, :, None, :] * bins[..., None]
-        return Condition(torch.cat([start, known], dim=1), start, audio)
+        keep = inputs["known"] * (band <= 0).to(audio.dtype)  # a missing band: no sample is whole
+        return Condition(torch.cat([start, known], dim=1), start, audio, keep)
 
     @staticmethod
     def _known_frames(known: torch.Tensor, n_fft: int, hop: int, frames: int) -> torch.Tensor:

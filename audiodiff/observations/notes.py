@@ -7,9 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from audiodiff.nn.heads import ClassHead
 from audiodiff.notes import harmonic_sketch, piano_roll
-from audiodiff.observations.base import OBSERVATIONS, Condition
+from audiodiff.observations.base import OBSERVATIONS, Condition, class_labels
 
 
 @OBSERVATIONS.register("notes")
@@ -47,10 +46,6 @@ class NotesSketch:
         ``bank`` by name, the null token for names the head does not know), each dropped to the
         null token at ``label_dropout`` on its own."""
         sketch = model.representation.encode(inputs["sketch"])
-        labels = {"instrument": inputs["instrument"]}
-        labels |= model.denoiser.head.named_labels(inputs, len(inputs["instrument"]))
-        labels = {key: value.to(sketch.device) for key, value in labels.items()}
-        if label_dropout:
-            labels = {key: torch.where(torch.rand(v.shape, device=v.device) < label_dropout,
-                                       torch.full_like(v, ClassHead.NULL), v) for key, v in labels.items()}
+        labels = class_labels(model, inputs, len(inputs["instrument"]), sketch.device,
+                              {"instrument": inputs["instrument"]}, label_dropout)
         return Condition({"sketch": sketch, "notes": inputs["notes"], **labels}, sketch, inputs["sketch"])

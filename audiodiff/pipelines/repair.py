@@ -39,9 +39,9 @@ class Repairer(RecordingPipeline):
         min_gap_ms: found gaps are runs of exact zeros (all channels) at least this long.
         fade_ms: cross-fade at each gap edge, on the known side.
 
-    ``run_many`` takes ``(key, audio [C, T], rate, gaps, band_hz)`` items: ``gaps`` a list of
-    ``(start_s, end_s)`` or None to find them; ``band_hz`` the input's band edge (None: half its
-    rate when that is below the model's, else the full band; 0: the full band).
+    ``run_many`` takes ``(key, audio [C, T], rate, damage)`` items, ``damage`` from :meth:`damage`
+    (None: found). Found gaps are runs of exact zeros inside the file: digital silence that
+    touches its start or end is taken for padding, not a loss.
 
     Example:
         >>> repairer = Repairer("speech-repair")
@@ -62,7 +62,8 @@ class Repairer(RecordingPipeline):
         """Repair one recording ``[C, T]`` (or ``[T]``) at ``sample_rate``; returns the same shape and rate."""
         squeeze = audio.ndim == 1
         audio = audio[None] if squeeze else audio
-        ((_, out),) = list(self.run_many([(0, audio, sample_rate, gaps, band_hz)], steps=steps, seed=seed))
+        damage = self.damage(audio, sample_rate, gaps, band_hz)
+        ((_, out),) = list(self.run_many([(0, audio, sample_rate, damage)], steps=steps, seed=seed))
         return out[0] if squeeze else out
 
     def output_rate(self, rate: int | None) -> int:
@@ -71,18 +72,32 @@ class Repairer(RecordingPipeline):
 
     def damage(self, audio: torch.Tensor, rate: int, gaps: list[tuple[float, float]] | None = None,
                band_hz: float | None = None) -> Damage:
-        """What is missing from ``audio`` ``[C, T]`` at ``rate`` (see the class)."""
-        found = (find_gaps(audio, rate, self.min_gap_ms) if gaps is None
-                 else gaps_in_seconds(gaps, rate, audio.shape[-1]))
+        """What is missing from ``audio`` ``[C, T]`` at ``rate``: ``gaps`` in seconds (None: found,
+        inner runs of zeros), ``band_hz`` the edge above which nothing is known (None: half the
+        input's rate when that is below the model's and the model restores bands, else none; 0:
+        none). ValueError for a band the model cannot restore or a gap past the end."""
+        length = audio.shape[-1]
+        if gaps is None:
+            found = [(s, e) for s, e in find_gaps(audio, rate, self.min_gap_ms) if s > 0 and e < length]
+        else:
+            late = [(s, e) for s, e in gaps if s * rate >= length]
+            if late:
+                raise ValueError(f"the gap {late[0][0]:g}-{late[0][1]:g} s starts after the end ({length / rate:.3f} s)")
+            found = gaps_in_seconds(gaps, rate, length)
+        trains_bands = self.model.observation.packet_share + self.model.observation.dropout_share < 1
         if band_hz is None:
-            band_hz = rate / 2 if rate < self.sample_rate else 0.0
+            band_hz = rate / 2 if rate < self.sample_rate and trains_bands else 0.0
+        if band_hz and not (trains_bands and band_hz < self.sample_rate / 2):
+            raise ValueError(f"this model does not restore a band above {band_hz:g} Hz "
+                             + ("(it was not trained to)" if not trains_bands else
+                                f"(its own band ends at {self.sample_rate / 2:g} Hz)"))
         return Damage(found, float(band_hz))
 
-    def _signal(self, key, audio, rate: int, gaps=None, band_hz: float | None = None) -> Signal:
+    def _signal(self, key, audio, rate: int, damage: Damage | None = None) -> Signal:
         audio = torch.as_tensor(audio, dtype=torch.float32)
         if audio.ndim != 2:
             raise ValueError(f"{key}: expected audio [C, T], got shape {tuple(audio.shape)}")
-        damage = self.damage(audio, rate, gaps, band_hz)
+        damage = damage or self.damage(audio, rate)
         if rate < self.sample_rate:  # written at the model's rate: the band above the input's is restored
             audio, length = resample(audio, rate, self.sample_rate), math.ceil(audio.shape[-1] * self.sample_rate / rate)
             audio = torch.nn.functional.pad(audio, (0, max(0, length - audio.shape[-1])))[:, :length]
@@ -90,11 +105,12 @@ class Repairer(RecordingPipeline):
             rate = self.sample_rate
         signal = super()._signal(key, audio, rate)
         known = known_mask(signal.length, rescale_gaps(damage.gaps, rate, self.sample_rate, signal.length))
-        band = torch.tensor(damage.band_hz if damage.band_hz < self.sample_rate / 2 else 0.0)
+        band = torch.tensor(damage.band_hz)
         piece_of = signal.inputs
 
-        def inputs(channel: int, start: int, size: int) -> dict:
-            mask = torch.nn.functional.pad(known[start : start + size], (0, max(0, start + size - signal.length)))
+        def inputs(channel: int, start: int, size: int) -> dict:  # (beyond the end: known, as the STFT pads it)
+            mask = torch.nn.functional.pad(known[start : start + size], (0, max(0, start + size - signal.length)),
+                                           value=1.0)
             return {"audio": piece_of(channel, start, size), "known": mask[None], "band_hz": band}
 
         signal.inputs = inputs

@@ -45,6 +45,7 @@ class Signal:
             (audio ``[1, size]``, or a dict such as :meth:`~audiodiff.observations.NotesSketch.inputs`).
         part: tells the chunks of signals generated with the same seed apart (a track's index).
         context: whatever the pipeline needs to finish it (level, rate, ...).
+        rows: a model-space signal's rows (its representation's bins: the runner's ``decode`` off).
     """
 
     key: object
@@ -54,6 +55,7 @@ class Signal:
     inputs: Callable[[int, int, int], object]
     part: int = 0
     context: object = None
+    rows: int = 1
     starts: list[int] = field(default_factory=list)
     pending: int = 0
     joined: OverlapAdd | None = None
@@ -78,15 +80,18 @@ class ChunkedRunner:
         steps, solver, guidance: sampler settings.
         input_share: the share of the observed waveform mixed back into each output chunk
             (an attenuation limit; 0: none).
+        decode: outputs are waveforms (chunk, overlap and signal lengths in samples); False keeps
+            them in model space, ``[F, N]`` a signal (lengths in frames: e.g. log-mels for a vocoder).
     """
 
     def __init__(self, model: DiffusionModel, device: torch.device, chunk: int, overlap: int, batch_size: int,
-                 steps: int, solver: str, guidance: float = 1.0, input_share: float = 0.0):
+                 steps: int, solver: str, guidance: float = 1.0, input_share: float = 0.0, decode: bool = True):
         if not 0 <= overlap < chunk:
             raise ValueError("overlap must be shorter than a chunk")
         self.model, self.device = model, device
         self.chunk, self.overlap, self.batch_size = chunk, overlap, batch_size
         self.steps, self.solver, self.guidance, self.input_share = steps, solver, guidance, input_share
+        self.decode = decode
 
     def starts(self, length: int, chunk: int) -> list[int]:
         """Where the chunks of a signal of ``length`` samples in chunks of ``chunk`` begin."""
@@ -109,7 +114,8 @@ class ChunkedRunner:
                     exhausted = True
                     break
                 signal.starts = self.starts(signal.length, signal.chunk)
-                signal.joined = OverlapAdd(signal.channels, max(signal.length, signal.starts[-1] + signal.chunk))
+                rows = signal.channels if self.decode else signal.rows
+                signal.joined = OverlapAdd(rows, max(signal.length, signal.starts[-1] + signal.chunk))
                 jobs = [(signal, c, k) for c in range(signal.channels) for k in range(len(signal.starts))]
                 signal.pending = len(jobs)
                 waiting.append(signal)
@@ -141,8 +147,14 @@ class ChunkedRunner:
             condition = self.model.observation.condition(self.model, inputs)
             x = self.model.generate(condition.start.shape, condition, steps=steps, solver=self.solver,
                                     generator=gens, guidance=guidance)
-        guide = condition.guide.float()
-        out = self.model.representation.decode(x.float(), size, guide=guide).cpu()  # phaseless: the guide's phase
+        if not self.decode:  # model space: [B, 1, F, N] -> rows F (mono signals)
+            for (signal, _, k), piece in zip(batch, x.float().cpu()):
+                signal.joined.add(signal.starts[k], piece[0], self.overlap if len(signal.starts) > 1 else 0)
+                signal.pending -= 1
+            return
+        guide = None if condition.guide is None else condition.guide.float()
+        keep = {} if condition.keep is None else {"keep": condition.keep}  # repair: known samples stay
+        out = self.model.representation.decode(x.float(), size, guide=guide, **keep).cpu()  # phaseless: the guide's phase
         if self.input_share:
             out.lerp_(guide.cpu(), self.input_share)
         for (signal, c, k), piece in zip(batch, out):

@@ -11,7 +11,7 @@ from audiodiff.training.module import DiffusionModule
 
 MODEL_SETTINGS = {
     "data.sample_rate": lambda module: module.model.sample_rate,
-    "data.hop_length": lambda module: getattr(module.model.observation, "hop_length", 128),
+    "data.hop_length": lambda module: getattr(module.model.representation, "hop_length", 128),
     "data.sketch_harmonics": lambda module: getattr(module.model.observation, "harmonics", 4),
 }
 """Data settings that are the model's: derived from the built model (recipes do not repeat them)."""

@@ -8,6 +8,7 @@ from torch.utils.data import DataLoader
 
 from audiodiff.data.aligned import AlignedMidiDataset
 from audiodiff.data.datasets import MixtureDataset, PairedFolders
+from audiodiff.data.prompts import PromptDataset
 
 
 class TrainingData(L.LightningDataModule):
@@ -31,6 +32,10 @@ class TrainingData(L.LightningDataModule):
             beside it (:class:`~audiodiff.data.aligned.AlignedMidiDataset`; the corpus's
             ``train/tracks`` and ``heldout/tracks``, or MAESTRO); validation on the first
             ``val_segment_seconds`` of the first ``val_limit`` files.
+        train_prompt_dir, val_prompt_dir: text to speech instead: recorded prompts beside their
+            aligned readings (:class:`~audiodiff.data.prompts.PromptDataset`; the corpus's
+            ``train/prompts``, a voice per folder); validation on the first ``val_limit`` whole
+            prompts of ``val_prompt_dir``.
     """
 
     def __init__(self, sample_rate: int = 16_000, train_clean_dir: str | list[str] = "data/corpus/train/speech",
@@ -44,6 +49,7 @@ class TrainingData(L.LightningDataModule):
                  noise_augment_probability: float = 0.0, speech_augment_probability: float = 0.0,
                  balance_noise_folders: bool = False, cache_seconds: float = 36_000.0,
                  train_midi_dir: str | list[str] | None = None, val_midi_dir: str | None = None,
+                 train_prompt_dir: str | None = None, val_prompt_dir: str | None = None,
                  val_segment_seconds: float = 6.0, hop_length: int = 128, sketch_harmonics: int = 4,
                  seed: int = 0):
         super().__init__()
@@ -58,6 +64,11 @@ class TrainingData(L.LightningDataModule):
             self.val_set = AlignedMidiDataset(h.val_midi_dir or h.train_midi_dir, h.sample_rate, h.hop_length,
                                               h.val_segment_seconds, random_crop=False, limit=h.val_limit,
                                               harmonics=h.sketch_harmonics)
+            return
+        if h.train_prompt_dir:
+            frames = round(h.segment_seconds * h.sample_rate / h.hop_length)
+            self.train_set = PromptDataset(h.train_prompt_dir, h.hop_length, frames, h.epoch_length, seed=h.seed)
+            self.val_set = PromptDataset(h.val_prompt_dir or h.train_prompt_dir, h.hop_length, None, limit=h.val_limit)
             return
         if h.train_noisy_dir:
             self.train_set = PairedFolders(h.train_noisy_dir, h.train_clean_dir, h.sample_rate, h.segment_seconds,

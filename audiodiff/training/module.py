@@ -123,19 +123,23 @@ class DiffusionModule(L.LightningModule):
                 e.lerp_(p, 1 - decay)
 
     @torch.no_grad()
-    def generate(self, condition, seed: int = 0) -> torch.Tensor:
-        """The EMA model's output for a :class:`~audiodiff.observations.Condition`, default sampler:
-        ``[B, 1, T]`` like its guide."""
-        shape, guide = condition.start.shape, condition.guide
+    def generate(self, condition, length: int, seed: int = 0) -> torch.Tensor:
+        """The EMA model's output for a :class:`~audiodiff.observations.Condition`, default sampler,
+        decoded: ``[B, 1, length]``."""
+        shape, rep = condition.start.shape, self.ema.representation
         x = self.ema.generate(shape, condition, steps=self.hparams.val_steps,
-                              generator=generators(seed, shape[0], guide.device))
-        return self.ema.representation.decode(x, guide.shape[-1], guide=guide)
+                              generator=generators(seed, shape[0], condition.start.device))
+        keep = {} if condition.keep is None else {"keep": condition.keep}
+        return rep.decode(x, length, guide=condition.guide, **keep)
 
     def validation_step(self, batch, batch_idx):
         inputs, clean = batch
         condition = self._condition(inputs, torch.Generator().manual_seed(batch_idx))  # the same every validation
         self.log("val/loss", self._loss(condition, clean), batch_size=clean.shape[0])
-        generated, observed = self.generate(condition), condition.guide
+        generated = self.generate(condition, clean.shape[-1])
+        observed = condition.guide  # (a text's reading: its sketch decoded)
+        if observed is None:
+            observed = self.ema.representation.decode(condition.start, clean.shape[-1])
         rate = self.ema.sample_rate
         for i in range(clean.shape[0]):
             scores = SCORES[self.hparams.val_metrics](generated[i, 0].float().cpu(), clean[i, 0].float().cpu(), rate)
