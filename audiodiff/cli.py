@@ -7,7 +7,7 @@ import sys
 
 import audiodiff
 from audiodiff.commands import VERBS
-from audiodiff.commands import data, denoise, evaluate, export, fit, info, repair, synth, vocode  # noqa: F401 (registers verbs)
+from audiodiff.commands import data, denoise, evaluate, export, fit, info, repair, speak, synth, vocode  # noqa: F401 (registers verbs)
 from audiodiff.diffusion.sampling import SAMPLERS
 from audiodiff.hub import CheckpointError
 

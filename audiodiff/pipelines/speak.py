@@ -10,6 +10,7 @@ A sentence's result depends on the seed and its place in its text only, not on w
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator
 
 import torch
@@ -23,6 +24,7 @@ from audiodiff.text import TextError, reading, sentences
 
 PAUSE_SECONDS = 0.3  # between sentences
 FADE_SECONDS = 0.01  # at each sentence's edges
+MEL_FLOOR, MEL_CEILING = math.log(1e-5), 6.0  # log-mels: the floor of Mel.encode, far above speech's loudest
 
 
 class TextToSpeech:
@@ -87,6 +89,7 @@ class TextToSpeech:
         if not pace > 0:
             raise ValueError(f"pace must be above 0, got {pace}")
         for key, mels in self._mels(items, voice, seed, pace, steps, on_chunks):
+            mels = [mel.clamp(MEL_FLOOR, MEL_CEILING) for mel in mels]  # the range of speech's log-mels
             waves = dict(self.vocoder.run_many([(i, mel[None], None) for i, mel in enumerate(mels)], seed=seed))
             yield key, self._join([waves[i] for i in range(len(mels))])
 

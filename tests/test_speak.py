@@ -1,0 +1,90 @@
+"""Text to speech: the spoken observation, TextToSpeech on the runner in model space, `audiodiff speak`."""
+
+from __future__ import annotations
+
+import copy
+import shutil
+
+import pytest
+import torch
+
+from tiny_config import TINY_MASK, perturb
+from audiodiff.audio import load_audio
+from audiodiff.hub import save_pretrained
+from audiodiff.model import DiffusionModel
+from audiodiff.pipelines.speak import TextToSpeech
+
+pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
+VOICES = ["en_US_f_Allison", "es_MX_f_Allison"]
+
+
+def tiny_tts_config() -> dict:
+    config = copy.deepcopy(TINY_MASK)
+    config["task"] = "speech-tts"
+    config["representation"] = {"name": "mel", "args": {"sample_rate": 16_000, "n_fft": 1024, "hop_length": 256,
+                                                        "n_mels": 80}}
+    config["observation"] = {"name": "spoken", "args": {"paces": {"en_US_f_Allison": 1.2}}}
+    config["head"] = {"name": "composite", "args": {"heads": {
+        "sketch": {"name": "noisy", "args": {"channels": 1}},
+        "voice": {"name": "class", "args": {"names": VOICES, "dim": 16}}}, "null_keys": ["voice"]}}
+    config["backbone"]["args"].update(in_channels=1, out_channels=1, cond_mask="real")
+    config["sigma_data"] = 2.0
+    config["sampling"] = {**config["sampling"], "sigma_min": 0.05, "sigma_max": 2.0, "start": "observation"}
+    return config
+
+
+@pytest.fixture(scope="module")
+def tts():
+    torch.manual_seed(0)
+    return TextToSpeech(perturb(DiffusionModel(tiny_tts_config()), std=0.01).eval(), device="cpu",
+                        chunk_seconds=1.0, overlap_seconds=0.25)
+
+
+def test_speech_of_each_sentence_joined_with_pauses(tts):
+    one, rate = tts("Good morning.", seed=1)
+    two, _ = tts("Good morning. Good morning.", seed=1)
+    assert rate == 16_000 and one.shape[0] == 1 and 0.3 * rate < one.shape[-1] < 3 * rate
+    assert two.shape[-1] > 2 * one.shape[-1]  # two sentences and a pause
+    assert torch.isfinite(two).all() and two.abs().max() <= 1
+
+
+def test_the_voices_pace_and_the_users_pace_set_the_length(tts):
+    allison, _ = tts("The meeting starts at ten thirty.", voice="en_US_f_Allison")
+    other, _ = tts("The meeting starts at ten thirty.", voice="es_MX_f_Allison")  # no pace measured: 1
+    faster, _ = tts("The meeting starts at ten thirty.", voice="en_US_f_Allison", pace=2.0)
+    assert allison.shape[-1] > other.shape[-1] > faster.shape[-1]
+    with pytest.raises(ValueError, match="speaks in en_US_f_Allison, es_MX_f_Allison"):
+        tts("Hello.", voice="nobody")
+
+
+def test_a_sentence_does_not_depend_on_what_it_is_batched_with(tts):
+    alone = list(tts._mels([(0, "Hello there. It rained.")], VOICES[0], 3, 1.0, None, None))[0][1]
+    batched = list(tts._mels([(9, "Good morning."), (0, "Hello there. It rained.")], VOICES[0], 3, 1.0, None, None))
+    for a, b in zip(alone, batched[1][1]):
+        torch.testing.assert_close(a, b, atol=1e-4, rtol=0)
+
+
+def test_speak_command_text_file_and_errors(tmp_path, capsys):
+    from audiodiff.cli import main
+
+    torch.manual_seed(0)
+    model = save_pretrained(perturb(DiffusionModel(tiny_tts_config()), std=0.01).eval(), tmp_path / "tts")
+    assert main(["speak", "--list-voices", "--model", str(model), "--device", "cpu"]) == 0
+    assert capsys.readouterr().out.split() == VOICES
+    out = tmp_path / "hello.wav"
+    assert main(["speak", "Hello there.", "-o", str(out), "--model", str(model), "--device", "cpu"]) == 0
+    audio, rate = load_audio(out)
+    assert rate == 16_000 and audio.shape[-1] > 0.3 * rate
+    lines = tmp_path / "lines.tsv"
+    lines.write_text("a\tGood morning.\n\nb\tIt is 10:30.\n")
+    folder = tmp_path / "spoken"
+    assert main(["speak", "--file", str(lines), "-o", str(folder), "--model", str(model), "--device", "cpu"]) == 0
+    assert sorted(p.name for p in folder.iterdir()) == ["a.wav", "b.wav"]
+    assert main(["speak", "--file", str(lines), "-o", str(folder), "--model", str(model)]) == 0
+    assert "skipping 2 files already spoken" in capsys.readouterr().out
+    lines.write_text("a\tGood morning.\nb\t🎉🎉\n")
+    assert main(["speak", "--file", str(lines), "-o", str(tmp_path / "x"), "--model", str(model)]) == 2
+    assert "b: nothing to pronounce" in capsys.readouterr().err and not (tmp_path / "x" / "a.wav").exists()
+    lines.write_text("no tab here\n")
+    assert main(["speak", "--file", str(lines), "-o", str(tmp_path / "y"), "--model", str(model)]) == 2
+    assert "line 1: expected id<TAB>text" in capsys.readouterr().err
