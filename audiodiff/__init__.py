@@ -7,6 +7,8 @@ from audiodiff.diffusion.sampling import SAMPLERS, sample  # noqa: E402
 from audiodiff.hub import from_pretrained, save_pretrained  # noqa: E402
 from audiodiff.model import DiffusionModel  # noqa: E402
 from audiodiff.pipelines.enhance import Enhancer  # noqa: E402
+from audiodiff.pipelines.repair import Repairer  # noqa: E402
+from audiodiff.pipelines.speak import TextToSpeech  # noqa: E402
 from audiodiff.pipelines.synth import MusicSynth  # noqa: E402
 from audiodiff.pipelines.vocode import Vocoder  # noqa: E402
 
@@ -17,6 +19,7 @@ def load(name_or_folder: str, device: str = "cpu") -> DiffusionModel:
 
 
 __all__ = [
-    "AudioError", "DiffusionModel", "Enhancer", "MusicSynth", "SAMPLERS", "Vocoder", "__version__", "from_pretrained", "load",
+    "AudioError", "DiffusionModel", "Enhancer", "MusicSynth", "Repairer", "SAMPLERS", "TextToSpeech", "Vocoder",
+    "__version__", "from_pretrained", "load",
     "load_audio", "sample", "save_audio", "save_pretrained",
 ]

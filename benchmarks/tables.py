@@ -10,7 +10,8 @@ Tables (NAME): ``music-midi`` (``benchmarks/music.py``'s systems), ``vocode-band
 ``shipped-models`` (each shipped model's headline figure at its default steps beside
 the best peer of its benchmark), ``enhance-unseen``, ``enhance-speech``, ``enhance-music`` (every
 system of that set on its mixtures: scores and real-time factor), ``enhance-unseen-clean`` (DNSMOS on
-the set's clean recordings: do no harm) and ``enhance-unseen-kinds`` (DNSMOS OVRL by noise kind).
+the set's clean recordings: do no harm), ``enhance-unseen-kinds`` (DNSMOS OVRL by noise kind),
+``repair-speech``, ``repair-band``, ``repair-music`` (``benchmarks/repair.py``'s systems per kind of loss).
 """
 
 from __future__ import annotations
@@ -153,7 +154,30 @@ BANDWIDTH = (("lsd_high", "4-8 kHz LSD (dB)", 2), ("pesq", "PESQ-WB", 2), ("rtf"
 VOCODER = (("pesq", "PESQ-WB", 2), ("log_mel", "log-mel dist. (dB)", 2), ("mrstft", "MR-STFT dist.", 3),
            ("f0_rmse", "F0 RMSE (Hz)", 1), ("vuv_error", "voicing error", 3), ("rtf", "RTF", 3))
 
+REPAIR = {"plcmos": ("PLCMOS", 2), "pesq": ("PESQ-WB", 2), "lsd_gap": ("in-gap LSD (dB)", 2),
+          "snr_gap": ("in-gap SNR (dB)", 1), "lsd_band": ("4-8 kHz LSD (dB)", 2)}
+
+
+def repair_table(medium: str, kinds: tuple[str, ...]) -> str:
+    """``benchmarks/repair.py``'s systems for one medium: each kind of loss, its metrics and RTF."""
+    rows = [r for r in read("repair.csv") if r["medium"] == medium and r["kind"] in kinds]
+    keys = [k for k in REPAIR if any(math.isfinite(r.get(k, math.nan)) for r in rows)]
+    body = []
+    for kind in kinds:
+        mine = [r for r in rows if r["kind"] == kind]
+        for system in systems_of(mine):
+            theirs = [r for r in mine if r["system"] == system]
+            rtf = sum(r["seconds"] for r in theirs) / sum(r["audio_seconds"] for r in theirs)
+            body.append([kind, system] + [f"{mean(r.get(k, math.nan) for r in theirs):.{REPAIR[k][1]}f}"
+                                          if any(math.isfinite(r.get(k, math.nan)) for r in theirs) else "-"
+                                          for k in keys] + [f"{rtf:.3f}"])
+    return markdown(["loss", "system"] + [REPAIR[k][0] for k in keys] + ["RTF"], body)
+
+
 TABLES = {
+    "repair-speech": lambda: repair_table("speech", ("packets", "dropouts")),
+    "repair-band": lambda: repair_table("speech", ("band",)),
+    "repair-music": lambda: repair_table("music", ("packets", "dropouts")),
     "music-midi": music_table,
     "vocode-bandwidth": lambda: vocode_table("bandwidth", BANDWIDTH),
     "vocode-vocoder": lambda: vocode_table("vocoder", VOCODER),

@@ -15,19 +15,13 @@ import torch
 
 from audiodiff.commands.files import count
 from audiodiff.hub import save_pretrained
+from tiny_config import TINY_MASK
 from audiodiff.model import DiffusionModel
 
 REPO = Path(__file__).resolve().parents[1]
 # full-size network (random weights): slow enough on one thread that the kill lands mid-run
-CONFIG = {
-    "task": "speech-enhance",
-    "representation": {"name": "complex_spec", "args": {"scale": 1.0}},
-    "head": {"name": "noisy", "args": {"channels": 2}},
-    "backbone": {"name": "bandsplit", "args": {"in_channels": 2, "out_channels": 2, "channels": 96, "blocks": 8,
-                                               "cond_mask": True}},
-    "sigma_data": 0.45,
-    "sampling": {"solver": "dpmpp_2m", "steps": 2, "sigma_min": 0.01, "sigma_max": 10.0},
-}
+CONFIG = {**TINY_MASK, "backbone": {"name": "bandsplit", "args": {**TINY_MASK["backbone"]["args"], "channels": 96,
+                                                                 "blocks": 8}}}
 FILES, SECONDS = 8, 12.0
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import soundfile as sf
@@ -10,6 +9,7 @@ import soundfile as sf
 from audiodiff.audio import AUDIO_EXTENSIONS, load_audio
 from audiodiff.commands import verb
 from audiodiff.commands.files import (
+    audio_chunks,
     add_run_options,
     check_task,
     non_negative_float,
@@ -53,15 +53,8 @@ def denoise(args) -> int:
         return _denoise_distributed(args, jobs, enhancer)
     remove_stale_parts([dst for _, dst in jobs])
 
-    def chunks_of(src: Path) -> int:
-        try:
-            info = sf.info(str(src))
-        except Exception:
-            return 0
-        length = math.ceil(info.frames * enhancer.sample_rate / info.samplerate)
-        return enhancer.chunks_for(info.channels, length)
 
-    written, failures = run_files(enhancer, todo, load_audio, chunks_of, args.seed, args.plot, "denoise", _subtype)
+    written, failures = run_files(enhancer, todo, load_audio, audio_chunks(enhancer), args.seed, args.plot, "denoise", _subtype)
     return report(args.output, written, failures, args.plot)
 
 

@@ -167,6 +167,34 @@ def pending(jobs: list[tuple[Path, Path]], overwrite: bool) -> list[tuple[Path, 
     return [(src, dst) for src, dst in jobs if overwrite or not dst.exists()]
 
 
+def audio_chunks(pipeline) -> Callable[[Path], int]:
+    """``src -> `` the chunks ``pipeline`` (a RecordingPipeline) cuts an audio file into, from its
+    header (0 for a file that cannot be read: it fails later, by name)."""
+    import math
+
+    import soundfile as sf
+
+    def chunks_of(src: Path) -> int:
+        try:
+            info = sf.info(str(src))
+        except Exception:  # noqa: BLE001 -- reported when it is loaded
+            return 0
+        return pipeline.chunks_for(info.channels, math.ceil(info.frames * pipeline.sample_rate / info.samplerate))
+
+    return chunks_of
+
+
+def read_text(path: str, what: str) -> str:
+    """The UTF-8 text of ``path`` (a byte-order mark allowed); AudioError naming it and ``what`` it
+    should hold if it cannot be read."""
+    try:
+        return Path(path).read_text(encoding="utf-8-sig")
+    except OSError as err:
+        raise AudioError(f"{path}: cannot read it ({err.strerror})") from None
+    except UnicodeDecodeError:
+        raise AudioError(f"{path}: not UTF-8 text (expected {what})") from None
+
+
 def run_files(pipeline, todo: list[tuple[Path, Path]], load: Callable, chunks_of: Callable[[Path], int],
               seed: int, plot: bool, desc: str, subtype=None,
               labels: tuple[str, str] = ("noisy", "enhanced"), extras: Callable | None = None) -> tuple[int, list[str]]:

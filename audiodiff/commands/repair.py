@@ -6,17 +6,18 @@ import csv
 import math
 from pathlib import Path
 
-import soundfile as sf
 
 from audiodiff.audio import AUDIO_EXTENSIONS, AudioError, load_audio
 from audiodiff.commands import verb
 from audiodiff.commands.files import (
+    audio_chunks,
     add_run_options,
     check_task,
     count,
     non_negative_float,
     plan_jobs,
     positive_float,
+    read_text,
     report,
     run_files,
 )
@@ -47,12 +48,7 @@ def read_gaps(path: str) -> dict[str, list[tuple[float, float]]]:
     """``{base name: [(start_s, end_s), ...]}`` from a CSV of ``file,start_s,end_s`` rows (a header
     row naming those columns is allowed); AudioError naming the line of any bad row."""
     gaps: dict[str, list[tuple[float, float]]] = {}
-    try:
-        rows = list(csv.reader(Path(path).read_text(encoding="utf-8-sig").splitlines()))
-    except OSError as err:
-        raise AudioError(f"{path}: cannot read the gaps ({err.strerror})") from None
-    except UnicodeDecodeError:
-        raise AudioError(f"{path}: not a text file (expected CSV rows file,start_s,end_s)") from None
+    rows = list(csv.reader(read_text(path, "CSV rows file,start_s,end_s").splitlines()))
     for line, row in enumerate(rows, 1):
         if not row or (line == 1 and [c.strip() for c in row] == ["file", "start_s", "end_s"]):
             continue
@@ -99,15 +95,8 @@ def repair(args) -> int:
                        f"{longest * 1000:.0f} ms){band}")
         return (damage,)
 
-    def chunks_of(src: Path) -> int:
-        try:
-            info = sf.info(str(src))
-        except Exception:
-            return 0
-        length = math.ceil(info.frames * repairer.sample_rate / info.samplerate)
-        return repairer.chunks_for(info.channels, length)
 
-    written, failures = run_files(repairer, todo, load_audio, chunks_of, args.seed, args.plot, "repair",
+    written, failures = run_files(repairer, todo, load_audio, audio_chunks(repairer), args.seed, args.plot, "repair",
                                   labels=("input", "repaired"), extras=damage_of)
     if summary:
         print("filled:\n" + "\n".join(summary))

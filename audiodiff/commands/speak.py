@@ -7,7 +7,8 @@ from pathlib import Path
 
 from audiodiff.audio import AudioError
 from audiodiff.commands import verb
-from audiodiff.commands.files import check_task, check_writable, count, non_negative_int, positive_float, positive_int
+from audiodiff.commands.files import (check_task, check_writable, count, non_negative_int, positive_float, positive_int,
+                                      read_text)
 
 TASKS = ("speech-tts",)
 
@@ -30,12 +31,7 @@ def configure(parser):
 
 def read_lines(path: str) -> list[tuple[str, str]]:
     """``(id, text)`` of each non-empty ``id<TAB>text`` line; AudioError naming the line of a bad one."""
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except OSError as err:
-        raise AudioError(f"{path}: cannot read it ({err.strerror})") from None
-    except UnicodeDecodeError:
-        raise AudioError(f"{path}: not UTF-8 text") from None
+    text = read_text(path, "lines of id<TAB>text")
     lines, seen = [], set()
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
