@@ -26,6 +26,7 @@ def configure(parser):
     parser.add_argument("--pace", type=positive_float, default=1.0, help="speaking rate: above 1 is faster")
     parser.add_argument("--batch-size", type=positive_int, default=8, help="chunks per model call")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="where the models run")
+    parser.add_argument("--plot", action="store_true", help="also write a spectrogram PNG beside each output")
     parser.add_argument("--overwrite", action="store_true", help="redo lines whose output exists (default: skip)")
 
 
@@ -90,13 +91,19 @@ def speak(args) -> int:
     for (name, _, dst), (_, audio) in zip(todo, tts.speak_many([(n, s) for n, s, _ in todo], voice=voice,
                                                                 seed=args.seed, pace=args.pace)):
         error = write_enhanced(Path(name), dst, audio, tts.sample_rate)
+        if not error and args.plot:
+            from audiodiff.plots import save_spectrograms
+
+            save_spectrograms(dst.with_suffix(".png"), {f"{voice}: {name}": audio[0]}, tts.sample_rate)
         if error:
             failures.append(error)
         else:
             written += 1
         bar.update(1)
     bar.close()
-    print(f"spoke {count(written, 'line' if args.file else 'text')} -> {out}")
+    plots = "" if not (args.plot and written) else (" (spectrogram PNGs beside them)" if args.file
+                                                     else f" (spectrogram: {out.with_suffix('.png')})")
+    print(f"spoke {count(written, 'line' if args.file else 'text')} -> {out}{plots}")
     for line in failures:
         print(f"  {line}", file=sys.stderr)
     return 1 if failures else 0
