@@ -174,7 +174,23 @@ def repair_table(medium: str, kinds: tuple[str, ...]) -> str:
     return markdown(["loss", "system"] + [REPAIR[k][0] for k in keys] + ["RTF"], body)
 
 
+def tts_table(voices: tuple[str, ...] | None = None) -> str:
+    """``benchmarks/tts.py``'s systems: means over the held-out prompts of ``voices`` (default: all)."""
+    rows = [r for r in read("tts.csv") if voices is None or r["voice"] in voices]
+    metrics = (("wer", "WER", 3), ("mcd", "MCD (dB)", 2), ("duration_ratio", "duration ratio", 2),
+               ("f0_rmse", "F0 RMSE (Hz)", 1))
+    body = []
+    for system in systems_of(rows):
+        theirs = [r for r in rows if r["system"] == system]
+        rtf = sum(r["seconds"] for r in theirs) / sum(r["audio_seconds"] for r in theirs)
+        body.append([system] + [f"{mean(r[k] for r in theirs):.{digits}f}" if math.isfinite(mean(r[k] for r in theirs))
+                                else "-" for k, _, digits in metrics] + [f"{rtf:.3f}"])
+    return markdown(["system"] + [label for _, label, _ in metrics] + ["RTF"], body)
+
+
 TABLES = {
+    "tts-allison": lambda: tts_table(("en_US_f_Allison",)),
+    "tts-all": tts_table,
     "repair-speech": lambda: repair_table("speech", ("packets", "dropouts")),
     "repair-band": lambda: repair_table("speech", ("band",)),
     "repair-music": lambda: repair_table("music", ("packets", "dropouts")),

@@ -13,6 +13,7 @@ from audiodiff.audio import load_audio
 from audiodiff.hub import save_pretrained
 from audiodiff.model import DiffusionModel
 from audiodiff.pipelines.speak import TextToSpeech
+from audiodiff.pipelines.vocode import Vocoder
 
 pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
 VOICES = ["en_US_f_Allison", "es_MX_f_Allison"]
@@ -33,11 +34,21 @@ def tiny_tts_config() -> dict:
     return config
 
 
+def tiny_vocoder() -> DiffusionModel:
+    """A fast mel vocoder (the tiny network, a few Griffin-Lim iterations, no matching passes)."""
+    config = copy.deepcopy(TINY_MASK)
+    config["task"] = "speech-vocoder"
+    config["observation"] = {"name": "mel_inversion", "args": {"iterations": 2}}
+    torch.manual_seed(0)
+    return perturb(DiffusionModel(config)).eval()
+
+
 @pytest.fixture(scope="module")
 def tts():
     torch.manual_seed(0)
-    return TextToSpeech(perturb(DiffusionModel(tiny_tts_config()), std=0.01).eval(), device="cpu",
-                        chunk_seconds=1.0, overlap_seconds=0.25)
+    return TextToSpeech(perturb(DiffusionModel(tiny_tts_config()), std=0.001).eval(),  # log-mels near the reading
+                        vocoder=Vocoder(tiny_vocoder(), device="cpu"), device="cpu", chunk_seconds=1.0,
+                        overlap_seconds=0.25)
 
 
 def test_speech_of_each_sentence_joined_with_pauses(tts):
@@ -62,6 +73,12 @@ def test_a_sentence_does_not_depend_on_what_it_is_batched_with(tts):
     batched = list(tts._mels([(9, "Good morning."), (0, "Hello there. It rained.")], VOICES[0], 3, 1.0, None, None))
     for a, b in zip(alone, batched[1][1]):
         torch.testing.assert_close(a, b, atol=1e-4, rtol=0)
+    # the audio too, from log-mels in speech's range (the untrained network's own are not: its output
+    # layers start at zero here, so it passes the reading on)
+    plain = TextToSpeech(DiffusionModel(tiny_tts_config()).eval(), vocoder=tts.vocoder, device="cpu",
+                         chunk_seconds=1.0, overlap_seconds=0.25)
+    speech = dict(plain.speak_many([(9, "Good morning."), (0, "Hello there. It rained.")], seed=3))
+    torch.testing.assert_close(speech[0], plain("Hello there. It rained.", seed=3)[0], atol=1e-4, rtol=0)
 
 
 def test_speak_command_text_file_and_errors(tmp_path, capsys):
@@ -69,22 +86,23 @@ def test_speak_command_text_file_and_errors(tmp_path, capsys):
 
     torch.manual_seed(0)
     model = save_pretrained(perturb(DiffusionModel(tiny_tts_config()), std=0.01).eval(), tmp_path / "tts")
-    assert main(["speak", "--list-voices", "--model", str(model), "--device", "cpu"]) == 0
+    vocoder = save_pretrained(tiny_vocoder(), tmp_path / "vocoder")
+    assert main(["speak", "--list-voices", "--model", str(model), "--vocoder", str(vocoder), "--device", "cpu"]) == 0
     assert capsys.readouterr().out.split() == VOICES
     out = tmp_path / "hello.wav"
-    assert main(["speak", "Hello there.", "-o", str(out), "--model", str(model), "--device", "cpu"]) == 0
+    assert main(["speak", "Hello there.", "-o", str(out), "--model", str(model), "--vocoder", str(vocoder), "--device", "cpu"]) == 0
     audio, rate = load_audio(out)
     assert rate == 16_000 and audio.shape[-1] > 0.3 * rate
     lines = tmp_path / "lines.tsv"
     lines.write_text("a\tGood morning.\n\nb\tIt is 10:30.\n")
     folder = tmp_path / "spoken"
-    assert main(["speak", "--file", str(lines), "-o", str(folder), "--model", str(model), "--device", "cpu"]) == 0
+    assert main(["speak", "--file", str(lines), "-o", str(folder), "--model", str(model), "--vocoder", str(vocoder), "--device", "cpu"]) == 0
     assert sorted(p.name for p in folder.iterdir()) == ["a.wav", "b.wav"]
-    assert main(["speak", "--file", str(lines), "-o", str(folder), "--model", str(model)]) == 0
+    assert main(["speak", "--file", str(lines), "-o", str(folder), "--model", str(model), "--vocoder", str(vocoder)]) == 0
     assert "skipping 2 files already spoken" in capsys.readouterr().out
     lines.write_text("a\tGood morning.\nb\t🎉🎉\n")
-    assert main(["speak", "--file", str(lines), "-o", str(tmp_path / "x"), "--model", str(model)]) == 2
+    assert main(["speak", "--file", str(lines), "-o", str(tmp_path / "x"), "--model", str(model), "--vocoder", str(vocoder)]) == 2
     assert "b: nothing to pronounce" in capsys.readouterr().err and not (tmp_path / "x" / "a.wav").exists()
     lines.write_text("no tab here\n")
-    assert main(["speak", "--file", str(lines), "-o", str(tmp_path / "y"), "--model", str(model)]) == 2
+    assert main(["speak", "--file", str(lines), "-o", str(tmp_path / "y"), "--model", str(model), "--vocoder", str(vocoder)]) == 2
     assert "line 1: expected id<TAB>text" in capsys.readouterr().err
