@@ -20,7 +20,6 @@ here before anything is written.
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import math
 from collections.abc import Callable
@@ -36,11 +35,10 @@ from audiodiff.data import packages
 from audiodiff.data.prompts import write_prompts
 from audiodiff.data.mixing import TRAINING_ROOMS, UNSEEN_ROOMS, Rooms, apply_mix, sample_mix_params
 from audiodiff.data.screening import screen_speech
-from audiodiff.data.sources import Item, is_reserved, list_items, missing_packages
+from audiodiff.data.sources import DEV_FRACTION, Item, held_out, is_reserved, list_items, missing_packages
 from audiodiff.data.tracks import write_solo_tracks
 
 SPEECH_RATE, MUSIC_RATE = 16_000, 22_050
-DEV_FRACTION = {"speech": 0.1, "noise": 0.2, "music": 0.2, "rendered": 0.15}
 SNR_BUCKETS = (-5.0, 0.0, 5.0, 10.0, 15.0)
 
 
@@ -57,8 +55,7 @@ def is_heldout(item: Item) -> bool:
     Synthetic speech only trains: the dev set stays made of recorded voices."""
     if item.id.startswith("tts/"):
         return False
-    digest = hashlib.sha1(group_key(item).encode()).digest()
-    return digest[0] / 256 < DEV_FRACTION[item.kind]
+    return held_out(group_key(item), DEV_FRACTION[item.kind])
 
 
 def noise_kind(item_id: str) -> str:

@@ -2,9 +2,11 @@
 G.722 at 16 kHz) with the transcript list each core-sounds package ships, and espeak-ng's reading of
 each transcript aligned to the recording.
 
-A prompt is held out for the text-to-speech benchmark (one in ten) or for validation (one in twenty)
-by a hash of its voice and name, else it trains; reserved
-prompts (``reserved_sources.json``) are never listed; tones and bracketed descriptions
+A prompt is held out for the text-to-speech benchmark exactly when the corpus holds its recording out
+of the speech folders (one in ten, :func:`~audiodiff.data.corpus.is_heldout`: so no model of the
+project, the vocoder included, trains on it), validates (one in twenty of the rest, by a hash), or
+trains; a prompt reading the same text as a held-out or reserved prompt of its voice is left out;
+reserved prompts (``reserved_sources.json``) are never listed; tones and bracketed descriptions
 (``[ascending tones]``) are not speech.
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import itertools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +23,7 @@ import numpy as np
 import torch
 
 from audiodiff.data.reserved import is_reserved
-from audiodiff.data.sources import ASTERISK_VOICES, decode_g722
+from audiodiff.data.sources import ASTERISK_VOICES, DEV_FRACTION, decode_g722, held_out
 from audiodiff.text import reading
 
 
@@ -39,10 +42,11 @@ class Prompt:
 
     @property
     def split(self) -> str:
-        """``heldout`` (the benchmark's: one prompt in ten), ``dev`` (validation: one in twenty) or
-        ``train``, by a hash of voice and name."""
-        bucket = int(hashlib.sha1(f"{self.voice}/{self.name}".encode()).hexdigest(), 16) % 20
-        return "heldout" if bucket < 2 else "dev" if bucket == 2 else "train"
+        """``heldout`` (the benchmark's: where the corpus holds the recording out), ``dev``
+        (validation: one in twenty of the rest) or ``train``."""
+        if held_out(f"{self.package}/{self.name}.g722", DEV_FRACTION["speech"]):
+            return "heldout"
+        return "dev" if int(hashlib.sha1(f"{self.voice}/{self.name}".encode()).hexdigest(), 16) % 20 == 0 else "train"
 
     def audio(self, sample_rate: int = 16_000) -> torch.Tensor:
         """The recording, ``[1, T]`` at ``sample_rate``."""
@@ -68,13 +72,23 @@ def prompts(prefix: Path = Path("/")) -> list[Prompt]:
     for package, folder in ASTERISK_VOICES.items():
         lang = package.split("-")[3]
         root = prefix / folder
-        for name, text in transcripts(prefix, lang).items():
+        listed = transcripts(prefix, lang)
+        kept_out = {_said(text) for name, text in listed.items() if is_reserved(package, f"{name}.g722")}
+        voice = []
+        for name, text in listed.items():
             path = root / f"{name}.g722"
             spoken = re.sub(r"\[[^\]]*\]", "", text).strip()
             if not path.is_file() or not re.search(r"\w", spoken) or is_reserved(package, f"{name}.g722"):
                 continue
-            found.append(Prompt(Path(folder).name, package, name, lang, spoken, path))
+            voice.append(Prompt(Path(folder).name, package, name, lang, spoken, path))
+        kept_out |= {_said(p.text) for p in voice if p.split == "heldout"}
+        found += [p for p in voice if p.split == "heldout" or _said(p.text) not in kept_out]
     return sorted(found, key=lambda p: (p.voice, p.name))
+
+
+def _said(text: str) -> str:
+    """A transcript's words, lower-case: two prompts saying the same thing compare equal."""
+    return " ".join(re.findall(r"\w+", text.lower()))
 
 
 def align(sketch: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -147,13 +161,17 @@ class PromptDataset(torch.utils.data.Dataset):
         folder: the prompts folder (``train/prompts``).
         hop_length: the sketch's hop (a frame per ``hop_length`` samples of the recording).
         segment_frames: crop length in frames (random crops: files drawn in proportion to their
-            length); None gives whole files, the first ``limit`` (validation).
+            length); None gives whole files, the first ``limit`` taking the voices in turn (validation).
         length: items per epoch (random crops).
     """
 
     def __init__(self, folder: str | Path, hop_length: int = 256, segment_frames: int | None = 125,
                  length: int = 10_000, limit: int | None = None, seed: int = 0):
-        self.sketches = sorted(Path(folder).rglob("*.sketch.npy"))[:limit]
+        by_voice: dict[str, list[Path]] = {}
+        for path in sorted(Path(folder).rglob("*.sketch.npy")):
+            by_voice.setdefault(path.relative_to(folder).parts[0], []).append(path)
+        turns = [path for group in itertools.zip_longest(*by_voice.values()) for path in group if path]
+        self.sketches = turns[:limit]  # the voices in turn: a limit keeps every voice
         if not self.sketches:
             raise FileNotFoundError(f"{folder}: no prompts with aligned readings (audiodiff data build-corpus "
                                     "--kinds prompts)")

@@ -7,6 +7,8 @@ absolute paths under ``prefix`` (``/`` on a real system; a fixture tree in the t
 
 from __future__ import annotations
 
+import hashlib
+
 import shutil
 import struct
 import subprocess
@@ -56,6 +58,16 @@ DEBIAN_PACKAGES = {
     "fluidsynth": midi.FLUIDSYNTH,
     **{package: path for package, path in midi.SOUNDFONTS.values()},
 }
+
+
+DEV_FRACTION = {"speech": 0.1, "noise": 0.2, "music": 0.2, "rendered": 0.15}
+"""The share of each kind's sources held out of training (for the dev sets)."""
+
+
+def held_out(key: str, fraction: float) -> bool:
+    """Whether the source ``key`` (a file id, or a group's) is held out: a stable hash of the key
+    (independent of which other files exist) below ``fraction``."""
+    return hashlib.sha1(key.encode()).digest()[0] / 256 < fraction
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,8 @@ from audiodiff.pipelines.runner import ChunkedRunner, Signal, pick_device
 from audiodiff.pipelines.vocode import Vocoder
 from audiodiff.text import TextError, reading, sentences
 
-PAUSE_SECONDS = 0.3  # between sentences
+PAUSE_SECONDS = 0.1  # between sentences (each ends in espeak-ng's own pause, about 0.35 s)
+MIN_FRAMES = 8  # a sentence's log-mel: the vocoder's Griffin-Lim needs a few frames
 FADE_SECONDS = 0.01  # at each sentence's edges
 MEL_FLOOR, MEL_CEILING = math.log(1e-5), 6.0  # log-mels: the floor of Mel.encode, far above speech's loudest
 
@@ -86,8 +87,8 @@ class TextToSpeech:
         """Speak ``(key, text)`` items; yields ``(key, audio [1, T])`` in order. TextError for a text
         with nothing pronounceable (before anything runs for it)."""
         voice = self.check_voice(voice)
-        if not pace > 0:
-            raise ValueError(f"pace must be above 0, got {pace}")
+        if not 0.25 <= pace <= 4:
+            raise ValueError(f"pace must be between 0.25 and 4, got {pace}")
         for key, mels in self._mels(items, voice, seed, pace, steps, on_chunks):
             mels = [mel.clamp(MEL_FLOOR, MEL_CEILING) for mel in mels]  # the range of speech's log-mels
             waves = dict(self.vocoder.run_many([(i, mel[None], None) for i, mel in enumerate(mels)], seed=seed))
@@ -106,8 +107,9 @@ class TextToSpeech:
                     raise TextError(f"{key}: nothing to pronounce in {text!r}")
                 for index, sentence in enumerate(said):
                     sketch = reading(sentence, lang, rep)
-                    frames = max(2, round(sketch.shape[1] * stretch))
-                    sketch = torch.nn.functional.interpolate(sketch[None], size=frames, mode="linear")[0]
+                    frames = max(MIN_FRAMES, round(sketch.shape[1] * stretch))
+                    mode = "linear" if frames >= sketch.shape[1] else "area"  # squeezed: no frame skipped
+                    sketch = torch.nn.functional.interpolate(sketch[None], size=frames, mode=mode)[0]
                     yield Signal((key, index, len(said)), 1, frames, min(self.runner.chunk, frames),
                                  lambda c, start, size, s=sketch: observation.inputs(_frames(s, start, size), voice),
                                  part=index, rows=sketch.shape[0])
