@@ -312,8 +312,11 @@ def test_sampling_can_start_from_the_observation():
         DiffusionModel({**config, "sampling": {**config["sampling"], "start": "middle"}})
 
 
-def test_synthesis_models_refuse_an_attenuation_limit():
-    """Mixing the input back only makes sense when the input is the noisy version of the output."""
+def test_each_pipeline_refuses_a_model_of_another_kind():
+    """The Enhancer (and its attenuation limit, which mixes the input back) takes enhancement models
+    only; the Vocoder takes vocoders and bandwidth models only."""
     for observation, task in ((MEL, "speech-vocoder"), (NARROW, "speech-bandwidth")):
-        with pytest.raises(ValueError, match="only for enhancement"):
+        with pytest.raises(ValueError, match="needs an enhancement model"):
             Enhancer(_tiny(observation, task), device="cpu", attenuation_limit_db=20)
+    with pytest.raises(ValueError, match="needs a vocoder or bandwidth model"):
+        Vocoder(_tiny(None, "speech-enhance"), device="cpu")

@@ -8,6 +8,7 @@ import math
 import torch
 
 from audiodiff.model import DiffusionModel
+from audiodiff.observations import NoisyRecording
 from audiodiff.pipelines.recordings import RecordingPipeline
 
 
@@ -40,12 +41,11 @@ class Enhancer(RecordingPipeline):
                  overlap_seconds: float = 0.5, batch_size: int = 8, quantum_seconds: float = 0.5,
                  attenuation_limit_db: float | None = None):
         super().__init__(model, device, steps, solver, chunk_seconds, overlap_seconds, batch_size, quantum_seconds)
+        if not isinstance(self.model.observation, NoisyRecording):
+            raise ValueError(f"Enhancer needs an enhancement model, not {self.model.config.get('task')!r}")
         if attenuation_limit_db is None:
             attenuation_limit_db = self.model.config["sampling"].get("attenuation_limit_db")
         self.runner.input_share = input_share(attenuation_limit_db)
-        if self.runner.input_share and not self.model.observation.keeps_rate:
-            raise ValueError("an attenuation limit mixes the input back: only for enhancement models, "
-                             f"not for {self.model.config.get('task', 'this model')}")
 
     @property
     def input_share(self) -> float:

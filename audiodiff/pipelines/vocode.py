@@ -15,7 +15,7 @@ import torch
 
 from audiodiff.audio import resample
 from audiodiff.model import DiffusionModel
-from audiodiff.observations import MelInversion
+from audiodiff.observations import MelInversion, Narrowband
 from audiodiff.pipelines.recordings import RecordingPipeline
 
 
@@ -35,6 +35,8 @@ class Vocoder(RecordingPipeline):
 
     def __init__(self, model: DiffusionModel | str = "speech-vocoder", **kwargs):
         super().__init__(model, **kwargs)
+        if not isinstance(self.model.observation, (MelInversion, Narrowband)):
+            raise ValueError(f"Vocoder needs a vocoder or bandwidth model, not {self.model.config.get('task')!r}")
 
     @property
     def takes_mel(self) -> bool:
