@@ -13,6 +13,7 @@ import torch
 from audiodiff.audio import load_audio
 from audiodiff.hub import from_pretrained
 from audiodiff.pipelines.enhance import Enhancer
+from audiodiff.pipelines.repair import Repairer
 from audiodiff.pipelines.vocode import Vocoder
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -21,6 +22,7 @@ CARD_SECTIONS = ("Data", "Training", "Metrics", "Limitations")
 EXAMPLE = {"speech-enhance": "examples/noisy_speech.flac", "speech-enhance-complex": "examples/noisy_speech.flac",
            "music-enhance": "examples/noisy_music.flac",
            "speech-vocoder": "examples/clean_speech.flac", "speech-bandwidth": "examples/narrowband_prompt.flac",
+           "speech-repair": "examples/lost_packets_speech.flac", "music-repair": "examples/noisy_music.flac",
            "music-midi": "examples/chorale.mid"}
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -59,14 +61,29 @@ def test_shipped_checkpoint_enhances_real_audio(name):
     assert model.config["sampling"]["steps"] <= 8
     if model.config["task"] == "music-midi":
         return _renders_the_example_midi(model)
+    if model.config["task"] == "speech-tts":
+        return _speaks_a_sentence(model)
     audio, rate = load_audio(ROOT / EXAMPLE[model.config["task"]])
     clip = audio[:, : int(1.5 * rate)]
     keeps_rate = model.observation.keeps_rate
-    enhanced = (Enhancer if keeps_rate else Vocoder)(model, device="cpu")(clip, rate)
+    pipeline = Repairer if model.config["task"].endswith("-repair") else Enhancer if keeps_rate else Vocoder
+    enhanced = pipeline(model, device="cpu")(clip, rate)
     length = clip.shape[-1] if keeps_rate else round(clip.shape[-1] * model.sample_rate / rate)
     assert enhanced.shape[0] == clip.shape[0] and abs(enhanced.shape[-1] - length) <= 1
     assert torch.isfinite(enhanced).all()
     assert 0 < enhanced.abs().max() < 4 * clip.abs().max()
+
+
+def _speaks_a_sentence(model):
+    """A text-to-speech model speaks a short sentence in each of its voices: finite, audible, of a
+    plausible length."""
+    from audiodiff.pipelines.speak import TextToSpeech
+
+    tts = TextToSpeech(model, device="cpu")
+    for voice in tts.voices:
+        audio, rate = tts("Thank you.", voice=voice)
+        assert torch.isfinite(audio).all() and 0.01 < audio.abs().max() <= 1.0
+        assert 0.3 < audio.shape[-1] / rate < 3.0
 
 
 def _renders_the_example_midi(model):
