@@ -42,6 +42,11 @@ def test_demo_inputs_and_models_exist():
     for path in re.findall(r"synth (\S+\.mid)", demo):
         inputs.append(path)
         models.append("music-midi")
+    for path in re.findall(r"repair (\S+)", demo):
+        inputs.append(path)
+        models.append("speech-repair")
+    if re.search(r"audiodiff speak ", demo):
+        models.append("speech-tts")
     for path in inputs:
         assert (ROOT / path).is_file(), path
     for name in models:
