@@ -23,7 +23,7 @@ def tiny_repair_config() -> dict:
     config = copy.deepcopy(TINY_MASK)
     config["task"] = "speech-repair"
     config["representation"] = {"name": "magnitude", "args": {"iterations": 4}}
-    config["head"] = {"name": "noisy", "args": {"channels": 2}}
+    config["head"] = {"name": "observation", "args": {"channels": 2}}
     config["backbone"]["args"].update(in_channels=1, out_channels=1, cond_mask="real")
     config["observation"] = {"name": "masked"}
     config["sampling"] = {**config["sampling"], "sigma_min": 0.05, "sigma_max": 0.5, "start": "observation"}

@@ -26,7 +26,7 @@ def tiny_tts_config() -> dict:
                                                         "n_mels": 80}}
     config["observation"] = {"name": "spoken", "args": {"paces": {"en_US_f_Allison": 1.2}}}
     config["head"] = {"name": "composite", "args": {"heads": {
-        "sketch": {"name": "noisy", "args": {"channels": 1}},
+        "sketch": {"name": "observation", "args": {"channels": 1}},
         "voice": {"name": "class", "args": {"names": VOICES, "dim": 16}}}, "null_keys": ["voice"]}}
     config["backbone"]["args"].update(in_channels=1, out_channels=1, cond_mask="real")
     config["sigma_data"] = 2.0

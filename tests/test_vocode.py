@@ -241,7 +241,7 @@ def test_magnitude_vocoder_chunks_stay_coherent_across_joins():
     config = copy.deepcopy(TINY_MASK)
     config.update(task="speech-vocoder", observation=MEL,
                   representation={"name": "magnitude", "args": {"iterations": 16}},
-                  head={"name": "noisy", "args": {"channels": 1}})
+                  head={"name": "observation", "args": {"channels": 1}})
     config["backbone"]["args"].update(in_channels=1, out_channels=1, cond_mask=False)
     config["sampling"] = {**config["sampling"], "start": "observation", "sigma_max": 1e-4, "sigma_min": 1e-5}
     torch.manual_seed(0)

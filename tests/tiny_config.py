@@ -4,7 +4,7 @@ tests that need a real but fast model, and `perturb` (wake up zero-initialised l
 TINY_MASK = {
     "task": "speech-enhance",
     "representation": {"name": "complex_spec", "args": {"scale": 1.0}},
-    "head": {"name": "noisy", "args": {"channels": 2}},
+    "head": {"name": "observation", "args": {"channels": 2}},
     "backbone": {"name": "bandsplit", "args": {"in_channels": 2, "out_channels": 2, "channels": 16, "blocks": 1,
                                                "cond_mask": True}},
     "sigma_data": 0.45,

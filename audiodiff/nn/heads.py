@@ -28,9 +28,10 @@ class Head(nn.Module):
         return torch.zeros_like(cond)
 
 
-@HEADS.register("noisy")
-class NoisyObservationHead(Head):
-    """The noisy observation in model space, ``[B, C, F, N]`` (or ``[B, C, T]``), as spatial features."""
+@HEADS.register("observation")
+class ObservationHead(Head):
+    """The encoded observation in model space, ``[B, C, F, N]`` (or ``[B, C, T]``), passed on as spatial
+    features (a noisy recording, a sketch, a masked recording, ...)."""
 
     def __init__(self, channels: int = 2):
         super().__init__()
@@ -38,7 +39,7 @@ class NoisyObservationHead(Head):
 
     def forward(self, cond: torch.Tensor):
         if cond.shape[1] != self.spatial_channels:
-            raise ValueError(f"noisy observation has {cond.shape[1]} channels, expected {self.spatial_channels}")
+            raise ValueError(f"the observation has {cond.shape[1]} channels, expected {self.spatial_channels}")
         return cond, None
 
 
