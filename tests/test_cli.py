@@ -81,7 +81,7 @@ def test_info_prints_task_and_parameters(checkpoint, capsys):
     out = captured.out
     assert re.search(r"^task\s+speech-enhance$", out, flags=re.MULTILINE), out
     assert re.search(r"^representation\s+complex_spec$", out, flags=re.MULTILINE), out
-    assert re.search(r"^head\s+noisy$", out, flags=re.MULTILINE), out
+    assert re.search(r"^head\s+observation$", out, flags=re.MULTILINE), out
     assert re.search(r"^sample rate\s+16000 Hz$", out, flags=re.MULTILINE), out
     assert re.search(r"^sampler\s+dpmpp_2m, 2 steps, karras", out, flags=re.MULTILINE), out
     found = re.search(r"^backbone\s+bandsplit \((\d+\.\d+) M parameters\)$", out, flags=re.MULTILINE)

@@ -13,7 +13,7 @@ from audiodiff.observations import Condition
 from audiodiff.nn.heads import HEADS, ClassHead
 
 B, N = 2, 7
-SHAPE_TESTED = {"noisy", "mel", "mel_wave", "notes", "class", "composite"}
+SHAPE_TESTED = {"observation", "mel", "mel_wave", "notes", "class", "composite"}
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -28,18 +28,18 @@ def test_every_registered_head_has_a_shape_test():
     assert set(HEADS.names()) <= SHAPE_TESTED, f"untested heads: {set(HEADS.names()) - SHAPE_TESTED}"
 
 
-# noisy -------------------------------------------------------------------------------------------
+# observation -------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("shape", [(B, 2, 256, N), (B, 2, 256, 1), (B, 4, 80, N), (B, 2, 1000)])
-def test_noisy_is_the_identity(shape):
-    head = build("noisy", channels=shape[1])
+def test_observation_head_is_the_identity(shape):
+    head = build("observation", channels=shape[1])
     cond = torch.randn(shape)
     spatial, global_emb = head(cond)
     assert spatial is cond and global_emb is None
     assert head.spatial_channels == shape[1] and head.global_dim == 0
 
 
-def test_noisy_checks_channels_and_has_a_zero_null():
-    head = build("noisy", channels=2)
+def test_observation_head_checks_channels_and_has_a_zero_null():
+    head = build("observation", channels=2)
     with pytest.raises(ValueError, match="channels"):
         head(torch.randn(B, 4, 256, N))
     cond = torch.randn(B, 2, 256, N)

@@ -413,7 +413,7 @@ def test_cli_renders_good_files_reports_bad_ones_and_resumes(tmp_path, monkeypat
     (scores / "broken.mid").write_bytes(b"MThd not really")
     out = tmp_path / "out"
     argv = ["synth", "--midi", str(scores), "-o", str(out), "--model", str(tmp_path / "model"),
-            "--chunk-seconds", "0.5", "--device", "cpu"]
+            "--chunk-seconds", "0.75", "--device", "cpu"]
     assert main(argv) == 1  # one bad file: a summary and a non-zero exit, the good one written
     assert (out / "sub" / "a.wav").is_file() and not (out / "broken.wav").exists()
     assert "broken.mid: not a readable MIDI file" in capsys.readouterr().err
@@ -434,7 +434,7 @@ def test_cli_refuses_a_bank_the_model_does_not_know(tmp_path, monkeypatch):
     save_pretrained(DiffusionModel(bank_config()), tmp_path / "model")
     write_midi(tmp_path / "a.mid", [(0, melody(0, 1.0))])
     argv = ["synth", "--midi", str(tmp_path / "a.mid"), "-o", str(tmp_path / "a.wav"), "--model", str(tmp_path / "model"),
-            "--chunk-seconds", "0.5", "--device", "cpu", "--bank"]
+            "--chunk-seconds", "0.75", "--device", "cpu", "--bank"]
     with pytest.raises(SystemExit, match="--bank: .*: bank .sgm.: this model knows fluidr3, timgm6mb, musescore"):
         main(argv + ["sgm"])
     assert not (tmp_path / "a.wav").exists()

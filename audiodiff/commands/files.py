@@ -44,7 +44,6 @@ positive_int = _checked(int, lambda v: v >= 1, "a whole number of at least 1")
 non_negative_int = _checked(int, lambda v: v >= 0, "a whole number of at least 0")
 positive_float = _checked(float, lambda v: v > 0, "a number above 0")
 non_negative_float = _checked(float, lambda v: v >= 0, "a number of at least 0")
-chunk_seconds = _checked(float, lambda v: v > 0.5, "a number of seconds above the 0.5 s chunks overlap by")
 
 
 def add_run_options(parser: argparse.ArgumentParser, plot_help: str) -> None:
@@ -54,8 +53,9 @@ def add_run_options(parser: argparse.ArgumentParser, plot_help: str) -> None:
     parser.add_argument("--seed", type=non_negative_int, default=0, help="random seed: same seed, same output")
     parser.add_argument("--batch-size", type=positive_int, default=8,
                         help="chunks per model call (memory ~ batch x chunk)")
-    parser.add_argument("--chunk-seconds", type=chunk_seconds, default=4.0,
-                        help="length of the chunks long input is cut into (neighbours overlap by 0.5 s)")
+    parser.add_argument("--chunk-seconds", type=positive_float, default=4.0,
+                        help="length of the chunks long input is cut into (neighbours overlap by 0.5 s, or a "
+                             "quarter of a shorter chunk)")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="where the model runs")
     parser.add_argument("--plot", action="store_true", help=plot_help)
     parser.add_argument("--overwrite", action="store_true", help="redo files whose output exists (default: skip them)")

@@ -35,7 +35,7 @@ class RecordingPipeline:
         model: a :class:`DiffusionModel`, a shipped name or a checkpoint folder.
         device: ``auto``, ``cpu`` or ``cuda``.
         steps, solver: sampler settings (default: the checkpoint's).
-        chunk_seconds, overlap_seconds: chunking of long input.
+        chunk_seconds, overlap_seconds: chunking of long input (the overlap at most a quarter chunk).
         batch_size: chunks per denoiser call.
         quantum_seconds: short files are padded to a multiple of this, not to a whole chunk.
         input_share: the share of the input mixed back into the output (see :class:`Enhancer`).
@@ -48,6 +48,7 @@ class RecordingPipeline:
         self.model = (model if isinstance(model, DiffusionModel) else from_pretrained(model)).to(self.device).eval()
         sampling = self.model.config["sampling"]
         rate = self.model.sample_rate
+        overlap_seconds = min(overlap_seconds, chunk_seconds / 4)  # a short chunk overlaps by a quarter
         self.runner = ChunkedRunner(self.model, self.device, int(chunk_seconds * rate), int(overlap_seconds * rate),
                                     batch_size, steps or sampling["steps"], solver or sampling["solver"],
                                     input_share=input_share)
