@@ -413,9 +413,10 @@ def test_cli_renders_good_files_reports_bad_ones_and_resumes(tmp_path, monkeypat
     (scores / "broken.mid").write_bytes(b"MThd not really")
     out = tmp_path / "out"
     argv = ["synth", "--midi", str(scores), "-o", str(out), "--model", str(tmp_path / "model"),
-            "--chunk-seconds", "0.75", "--device", "cpu"]
+            "--chunk-seconds", "0.75", "--device", "cpu", "--plot"]
     assert main(argv) == 1  # one bad file: a summary and a non-zero exit, the good one written
     assert (out / "sub" / "a.wav").is_file() and not (out / "broken.wav").exists()
+    assert (out / "sub" / "a.png").is_file()  # the sketch above the rendering
     assert "broken.mid: not a readable MIDI file" in capsys.readouterr().err
     info = sf.info(str(out / "sub" / "a.wav"))
     assert info.samplerate == RATE and info.channels == 1

@@ -84,8 +84,8 @@ def synth(args) -> int:
         sketch = None
         if args.plot:
             notes = [track.notes for track in parsed[src]]
-            sketch = sum(harmonic_sketch(n, synthesizer.sample_rate, audio.shape[-1], synthesizer.harmonics)
-                         for n in notes)[None]
+            partials = synthesizer.model.observation.harmonics
+            sketch = sum(harmonic_sketch(n, synthesizer.sample_rate, audio.shape[-1], partials) for n in notes)[None]
         error = write_enhanced(src, dst, audio[None], synthesizer.sample_rate, sketch, labels=("sketch", "audiodiff"))
         if error:
             failures.append(error)
