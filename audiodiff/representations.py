@@ -31,8 +31,11 @@ class Representation(ABC):
         """Waveform ``[B, C, T]`` to model space."""
 
     @abstractmethod
-    def decode(self, x: torch.Tensor, length: int, guide: torch.Tensor | None = None) -> torch.Tensor:
-        """Model space back to a waveform ``[B, C, length]``."""
+    def decode(self, x: torch.Tensor, length: int, guide: torch.Tensor | None = None,
+               keep: torch.Tensor | None = None) -> torch.Tensor:
+        """Model space back to a waveform ``[B, C, length]``. A representation without phase takes
+        it from ``guide``, keeping the guide's samples where ``keep`` ``[B, C, length]`` is 1 (the
+        others have nothing to find, and ignore both)."""
 
     def config(self) -> dict:
         """``{"name": ..., "args": {...}}``: enough to rebuild this representation."""
@@ -86,7 +89,8 @@ class Waveform(Representation):
         """``[B, C, T] -> [B, C, T]``."""
         return wav
 
-    def decode(self, x: torch.Tensor, length: int, guide: torch.Tensor | None = None) -> torch.Tensor:
+    def decode(self, x: torch.Tensor, length: int, guide: torch.Tensor | None = None,
+               keep: torch.Tensor | None = None) -> torch.Tensor:
         """``[B, C, T'] -> [B, C, length]`` (crop or zero-pad)."""
         return fit_length(x, length)
 
@@ -130,7 +134,8 @@ class ComplexSpec(Representation):
         spec = torch.view_as_real(spec).permute(0, 3, 1, 2)  # [B*C, 2, F, N]
         return spec.reshape(b, 2 * c, *spec.shape[-2:])
 
-    def decode(self, x: torch.Tensor, length: int, guide: torch.Tensor | None = None) -> torch.Tensor:
+    def decode(self, x: torch.Tensor, length: int, guide: torch.Tensor | None = None,
+               keep: torch.Tensor | None = None) -> torch.Tensor:
         """``[B, 2C, F, N] -> [B, C, length]``."""
         b, c2, f, n = x.shape
         spec = x.reshape(b * c2 // 2, 2, f, n).permute(0, 2, 3, 1).contiguous()
@@ -216,7 +221,8 @@ class Mel(Representation):
         mel = self._mel.to(wav.device)(wav)
         return mel.clamp_min(1e-5).log()
 
-    def decode(self, x: torch.Tensor, length: int, guide: torch.Tensor | None = None, n_iter: int = 32) -> torch.Tensor:
+    def decode(self, x: torch.Tensor, length: int, guide: torch.Tensor | None = None,
+               keep: torch.Tensor | None = None, n_iter: int = 32) -> torch.Tensor:
         """Griffin-Lim: ``[B, C, n_mels, N] -> [B, C, length]``."""
         b, c, m, n = x.shape
         inverse = torchaudio.transforms.InverseMelScale(

@@ -153,8 +153,7 @@ class ChunkedRunner:
                 signal.pending -= 1
             return
         guide = None if condition.guide is None else condition.guide.float()
-        keep = {} if condition.keep is None else {"keep": condition.keep}  # repair: known samples stay
-        out = self.model.representation.decode(x.float(), size, guide=guide, **keep).cpu()  # phaseless: the guide's phase
+        out = self.model.representation.decode(x.float(), size, guide=guide, keep=condition.keep).cpu()  # phaseless: the guide's phase
         if self.input_share:
             out.lerp_(guide.cpu(), self.input_share)
         for (signal, c, k), piece in zip(batch, out):

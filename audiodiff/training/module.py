@@ -129,8 +129,7 @@ class DiffusionModule(L.LightningModule):
         shape, rep = condition.start.shape, self.ema.representation
         x = self.ema.generate(shape, condition, steps=self.hparams.val_steps,
                               generator=generators(seed, shape[0], condition.start.device))
-        keep = {} if condition.keep is None else {"keep": condition.keep}
-        return rep.decode(x, length, guide=condition.guide, **keep)
+        return rep.decode(x, length, guide=condition.guide, keep=condition.keep)
 
     def validation_step(self, batch, batch_idx):
         inputs, clean = batch
