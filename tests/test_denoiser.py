@@ -200,3 +200,27 @@ def test_trajectory_loss_trains_at_the_sampler_own_intermediate_state():
     assert abs((sampled[0][0] - start).std().item() / 0.5 - 1) < 0.3  # started at the observation plus noise
     loss.backward()
     assert loss.item() > 0
+
+
+def test_overshoot_weight_makes_the_loss_optimum_a_lower_expectile():
+    from audiodiff.diffusion.denoiser import weighted_error
+
+    class Constant(nn.Module):  # D(x) = c for every input: the loss's optimum over c is an expectile
+        sigma_data = 0.5
+
+        def __init__(self):
+            super().__init__()
+            self.c = nn.Parameter(torch.tensor(0.0))
+
+        def forward(self, x, sigma, cond=None):
+            return self.c.expand_as(x)
+
+    x0 = torch.tensor([0.0, 1.0]).reshape(2, 1, 1).expand(2, 1, 50).reshape(1, 1, 100)  # half 0, half 1
+    for weight, optimum in ((1.0, 0.5), (3.0, 0.25)):  # expectile level 1 / (1 + weight)
+        model = Constant()
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.02)
+        for _ in range(300):
+            optimizer.zero_grad()
+            weighted_error(model, x0, torch.tensor([0.5]), x0, overshoot_weight=weight).backward()
+            optimizer.step()
+        assert abs(model.c.item() - optimum) < 1e-3, (weight, model.c.item())

@@ -170,14 +170,16 @@ def test_eval_never_dies_on_one_file_and_always_writes_its_csv(tmp_path, capsys)
 
 
 def test_export_takes_ema_weights_and_refuses_pickled_objects(tmp_path, tiny_model):
-    ema_state = {f"ema.{k}": v + 1 for k, v in tiny_model.state_dict().items()}
-    raw_state = {f"model.{k}": v for k, v in tiny_model.state_dict().items()}
+    average = {f"model.{k}": v + 1 for k, v in tiny_model.state_dict().items()}
+    raw = {f"model.{k}": v for k, v in tiny_model.state_dict().items()}
     ckpt = tmp_path / "last.ckpt"
-    torch.save({"hyper_parameters": {"model": CONFIG}, "state_dict": {**ema_state, **raw_state}}, ckpt)
+    torch.save({"hyper_parameters": {"model": CONFIG}, "state_dict": average, "current_model_state": raw}, ckpt)
     export_checkpoint(ckpt, tmp_path / "exported")
     loaded = from_pretrained(tmp_path / "exported")
     key = next(iter(tiny_model.state_dict()))
     assert torch.equal(loaded.state_dict()[key], tiny_model.state_dict()[key] + 1)
+    assert main(["export", str(ckpt), str(tmp_path / "raw"), "--raw"]) == 0
+    assert torch.equal(from_pretrained(tmp_path / "raw").state_dict()[key], tiny_model.state_dict()[key])
     assert main(["export", str(ckpt), str(tmp_path / "two_steps"), "--steps", "2"]) == 0
     assert from_pretrained(tmp_path / "two_steps").config["sampling"]["steps"] == 2
     assert main(["export", str(ckpt), str(tmp_path / "limited"), "--attenuation-limit", "20"]) == 0

@@ -92,34 +92,34 @@ def test_loss_is_finite_and_trains(tree):
     loss.backward()
     grads = [p.grad for p in module.model.parameters() if p.grad is not None]
     assert grads and all(torch.isfinite(g).all() for g in grads)
-    assert all(p.grad is None for p in module.ema.parameters())  # the EMA copy is not trained
 
 
-def test_ema_moves_toward_weights_after_a_step(tree):
+def test_moving_average_warms_up_then_follows_the_weights_at_its_decay():
+    from torch.optim.swa_utils import AveragedModel
+
+    from audiodiff.training.module import WarmEMA
+
     torch.manual_seed(0)
-    module = DiffusionModule(model=copy.deepcopy(TINY), learning_rate=1e-2, warmup_steps=1, ema_decay=0.999)
-    optimizer = module.configure_optimizers()["optimizer"]
-    ema_before = [e.detach().clone() for e in module.ema.parameters()]
-    assert all(torch.equal(e, p) for e, p in zip(ema_before, module.model.parameters()))  # starts as a copy
-    batch, _ = _batch(tree)
-    module._loss(module._condition(batch[0]), batch[1]).backward()
-    optimizer.step()
-    module.on_train_batch_end(None, batch, 0)
-    decay = min(0.999, 1 / 10)  # warm-up of the decay at global step 0 (no trainer attached)
-    moved = 0
-    for e_old, e_new, p in zip(ema_before, module.ema.parameters(), module.model.parameters()):
-        assert torch.allclose(e_new, e_old + (1 - decay) * (p - e_old), atol=1e-6)
-        gap_before, gap_after = (p - e_old).abs().sum(), (p - e_new).abs().sum()
-        assert gap_after <= gap_before + 1e-7
-        if gap_before > 0:
-            assert gap_after < gap_before
-            moved += 1
-    assert moved > 0  # the optimiser step did change weights, and the EMA followed them
-    # a second update brings the EMA still closer
-    gap = sum((p - e).abs().sum() for e, p in zip(module.ema.parameters(), module.model.parameters()))
-    module.on_train_batch_end(None, batch, 1)
-    gap2 = sum((p - e).abs().sum() for e, p in zip(module.ema.parameters(), module.model.parameters()))
-    assert gap2 < gap
+    module = DiffusionModule(model=copy.deepcopy(TINY), ema_decay=0.9)
+    (callback,) = module.configure_callbacks()
+    assert isinstance(callback, WarmEMA)
+    average = AveragedModel(module, **callback._kwargs)
+    average.update_parameters(module)  # the first update copies
+    before = [p.detach().clone() for p in module.model.parameters()]
+    expected_decays = [min(0.9, (1 + n) / (10 + n)) for n in (1, 2, 200)]
+    for n, decay in zip((1, 2, 200), expected_decays):
+        average.n_averaged.fill_(n)
+        with torch.no_grad():
+            for p in module.model.parameters():
+                p.add_(1.0)
+        old = [a.detach().clone() for a in average.module.model.parameters()]
+        average.update_parameters(module)
+        for a_old, a_new, p in zip(old, average.module.model.parameters(), module.model.parameters()):
+            assert torch.allclose(a_new, a_old + (1 - decay) * (p - a_old), atol=1e-6)
+    assert expected_decays == [2 / 11, 3 / 12, 0.9]  # fast forgetting first, then the decay
+    assert not all(torch.equal(b, p) for b, p in zip(before, module.model.parameters()))
+    with pytest.raises(ValueError, match="ema_decay"):
+        WarmEMA(1.0)
 
 
 def _saved_tiny_model(tmp_path):
@@ -137,8 +137,6 @@ def test_init_from_saved_folder(tmp_path):
     module = DiffusionModule(init_from=str(folder))
     expected = source.state_dict()
     for name, value in module.model.state_dict().items():
-        assert torch.equal(value, expected[name]), name
-    for name, value in module.ema.state_dict().items():
         assert torch.equal(value, expected[name]), name
     assert module.model.training  # ready to fine-tune
     assert module.hparams.model == source.config  # the checkpoint's config replaces the given one
@@ -214,12 +212,14 @@ def test_fit_debug_recipe(tree, tmp_path, monkeypatch):
     state = torch.load(checkpoints[0], map_location="cpu", weights_only=True)  # no pickled objects
     assert state["global_step"] == 3
     assert state["hyper_parameters"]["model"]["backbone"]["args"]["channels"] == 16
-    assert any(k.startswith("ema.") for k in state["state_dict"])
+    raw = state["current_model_state"]  # the moving average is the checkpoint's state_dict, the raw weights beside it
+    assert raw.keys() == state["state_dict"].keys()
+    assert not all(torch.equal(raw[k], state["state_dict"][k]) for k in raw)
 
     model = export_checkpoint(checkpoints[0], tmp_path / "exported")
     loaded = from_pretrained(tmp_path / "exported")
     for name, value in loaded.state_dict().items():
-        assert torch.equal(value, state["state_dict"][f"ema.{name}"]), name
+        assert torch.equal(value, state["state_dict"][f"model.{name}"]), name
     assert sum(p.numel() for p in model.parameters()) < 50_000  # tiny, as the recipe says
     assert not list(Path(tmp_path).glob("*.ckpt")) and not (REPO / "lightning_logs").exists()
 

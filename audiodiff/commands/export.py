@@ -1,4 +1,5 @@
-"""``audiodiff export CKPT OUT``: a training checkpoint to a safetensors checkpoint folder (EMA weights)."""
+"""``audiodiff export CKPT OUT``: a training checkpoint to a safetensors checkpoint folder (the weights' moving
+average, which a checkpoint's ``state_dict`` holds; ``--raw``: its ``current_model_state``)."""
 
 from __future__ import annotations
 
@@ -45,8 +46,10 @@ def export_checkpoint(checkpoint: Path, output: Path, card: str | None = None, e
             sampling["attenuation_limit_db"] = attenuation_limit_db
     config = {**config, "sampling": sampling}
     model = DiffusionModel(config)
-    prefix = "ema." if ema else "model."
-    weights = {k[len(prefix):]: v for k, v in state["state_dict"].items() if k.startswith(prefix)}
+    weights = state["state_dict"] if ema else state.get("current_model_state")  # (the average, the raw)
+    if weights is None:
+        raise CheckpointError(f"{checkpoint}: no raw weights (current_model_state) beside the average")
+    weights = {k[len("model."):]: v for k, v in weights.items() if k.startswith("model.")}
     model.load_state_dict(weights)
     save_pretrained(model, output, card)
     return model

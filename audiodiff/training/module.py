@@ -1,12 +1,13 @@
-"""A thin LightningModule: the denoiser loss, an EMA copy, validation metrics. Data lives in the DataModule."""
+"""A thin LightningModule: the denoiser loss, validation metrics, and the weights' moving average
+(Lightning's weight averaging). Data lives in the DataModule."""
 
 from __future__ import annotations
 
-import copy
 import math
 
 import lightning as L
 import torch
+from lightning.pytorch.callbacks import WeightAveraging
 from lightning.pytorch.utilities import rank_zero_info
 
 from audiodiff.diffusion.denoiser import EDMLoss, TrajectoryLoss
@@ -31,7 +32,8 @@ class DiffusionModule(L.LightningModule):
         learning_rate, weight_decay, warmup_steps: AdamW with a linear warm-up.
         decay_steps, final_lr_ratio: after the warm-up, a cosine decay of the learning rate to
             ``final_lr_ratio`` of it over ``decay_steps`` steps, then constant (0: no decay).
-        ema_decay: decay of the exponential moving average of the weights (exported).
+        ema_decay: decay of the exponential moving average of the weights (:class:`WarmEMA`): the
+            weights validation scores and checkpoints hold (``current_model_state``: the raw ones).
         sigma_distribution: ``lognormal`` (``ln sigma ~ N(sigma_mean, sigma_std^2)``, EDM's choice for
             generation from scratch) or ``loguniform`` over the model's sampling range
             ``[sigma_min, sigma_max]``, so that every level a few-step sampler visits, the first
@@ -50,6 +52,9 @@ class DiffusionModule(L.LightningModule):
             sampler visits (:class:`~audiodiff.diffusion.denoiser.TrajectoryLoss`, with the model's
             solver and schedule and ``trajectory_steps`` steps), so that more steps do not add up
             errors; the rest follow ``sigma_distribution``.
+        overshoot_weight: the weight of the squared error where the estimate exceeds the target
+            (see :func:`~audiodiff.diffusion.denoiser.weighted_error`): above 1, enhancement
+            leaves less background noise at some cost in speech; 1 is the plain posterior mean.
 
     Batches are ``(inputs, clean)``: ``inputs`` what the model's observation takes (a waveform
     ``[B, 1, T]`` for enhancement, bandwidth extension and vocoders; the notes inputs of
@@ -63,7 +68,8 @@ class DiffusionModule(L.LightningModule):
                  sigma_distribution: str = "lognormal", sigma_mean: float = -1.0, sigma_std: float = 1.4,
                  sigma_top_share: float = 0.0, val_steps: int | None = None,
                  val_examples: int = 2, val_metrics: str = "speech", label_dropout: float = 0.0,
-                 trajectory_share: float = 0.0, trajectory_steps: tuple[int, ...] = (2, 4, 8)):
+                 trajectory_share: float = 0.0, trajectory_steps: tuple[int, ...] = (2, 4, 8),
+                 overshoot_weight: float = 1.0):
         super().__init__()
         self.save_hyperparameters()
         if init_from:  # weights (and, without a model config, the architecture) from a checkpoint
@@ -78,7 +84,6 @@ class DiffusionModule(L.LightningModule):
             self.model = DiffusionModel(model)
         else:
             raise ValueError("give a model config or init_from")
-        self.ema = copy.deepcopy(self.model).requires_grad_(False).eval()
         sampling = self.model.config["sampling"]
         distributions = {"lognormal": lambda: LogNormal(sigma_mean, sigma_std),
                          "loguniform": lambda: LogUniform(sampling["sigma_min"], sampling["sigma_max"],
@@ -88,10 +93,14 @@ class DiffusionModule(L.LightningModule):
         if sigma_top_share and sigma_distribution != "loguniform":
             raise ValueError("sigma_top_share needs sigma_distribution: loguniform")
         bridge = sampling["sigma_max"] if sampling.get("start") == "observation" else None  # matches the sampler
-        self.loss_fn = EDMLoss(distributions[sigma_distribution](), bridge_sigma=bridge)
+        if overshoot_weight <= 0:
+            raise ValueError("overshoot_weight must be positive (1: a symmetric loss)")
+        self.loss_fn = EDMLoss(distributions[sigma_distribution](), bridge_sigma=bridge,
+                               overshoot_weight=overshoot_weight)
         if not 0 <= trajectory_share <= 1 or any(n < 2 for n in trajectory_steps):
             raise ValueError("trajectory_share must be in [0, 1] and trajectory_steps at least 2 each")
-        self.trajectory_loss = TrajectoryLoss(self.model.sigmas, tuple(trajectory_steps), sampling["solver"])
+        self.trajectory_loss = TrajectoryLoss(self.model.sigmas, tuple(trajectory_steps), sampling["solver"],
+                                              overshoot_weight)
 
     def _condition(self, inputs, generator: torch.Generator | None = None):
         """A batch's inputs -> the model's :class:`~audiodiff.observations.Condition`, through its
@@ -116,19 +125,16 @@ class DiffusionModule(L.LightningModule):
         self.log("train/loss", loss, prog_bar=True)
         return loss
 
-    def on_train_batch_end(self, outputs, batch, batch_idx):
-        decay = min(self.hparams.ema_decay, (1 + self.global_step) / (10 + self.global_step))
-        with torch.no_grad():
-            for e, p in zip(self.ema.parameters(), self.model.parameters()):
-                e.lerp_(p, 1 - decay)
+    def configure_callbacks(self):
+        return [WarmEMA(self.hparams.ema_decay)]
 
     @torch.no_grad()
     def generate(self, condition, length: int, seed: int = 0) -> torch.Tensor:
-        """The EMA model's output for a :class:`~audiodiff.observations.Condition`, default sampler,
-        decoded: ``[B, 1, length]``."""
-        shape, rep = condition.start.shape, self.ema.representation
-        x = self.ema.generate(shape, condition, steps=self.hparams.val_steps,
-                              generator=generators(seed, shape[0], condition.start.device))
+        """The model's output for a :class:`~audiodiff.observations.Condition`, default sampler,
+        decoded: ``[B, 1, length]`` (in validation the weights are the moving average's)."""
+        shape, rep = condition.start.shape, self.model.representation
+        x = self.model.generate(shape, condition, steps=self.hparams.val_steps,
+                                generator=generators(seed, shape[0], condition.start.device))
         return rep.decode(x, length, guide=condition.guide, keep=condition.keep)
 
     def validation_step(self, batch, batch_idx):
@@ -138,8 +144,8 @@ class DiffusionModule(L.LightningModule):
         generated = self.generate(condition, clean.shape[-1])
         observed = condition.guide  # (a text's reading: its sketch decoded)
         if observed is None:
-            observed = self.ema.representation.decode(condition.start, clean.shape[-1])
-        rate = self.ema.sample_rate
+            observed = self.model.representation.decode(condition.start, clean.shape[-1])
+        rate = self.model.sample_rate
         for i in range(clean.shape[0]):
             scores = SCORES[self.hparams.val_metrics](generated[i, 0].float().cpu(), clean[i, 0].float().cpu(), rate)
             for name, value in scores.items():
@@ -154,7 +160,7 @@ class DiffusionModule(L.LightningModule):
             return
         from audiodiff.plots import spectrogram_figure
 
-        rate = self.ema.sample_rate
+        rate = self.model.sample_rate
         for name, wav in (("noisy", noisy), ("enhanced", enhanced), ("clean", clean)):
             writer.add_audio(f"example{index}/{name}", wav.float().cpu().clamp(-1, 1)[None], self.global_step, rate)
         writer.add_figure(f"example{index}/spectrograms",
@@ -177,3 +183,23 @@ class DiffusionModule(L.LightningModule):
             return 1.0
         progress = min(1.0, (step + 1 - warmup) / h.decay_steps)
         return h.final_lr_ratio + (1 - h.final_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+class WarmEMA(WeightAveraging):
+    """Lightning's weight averaging as an exponential moving average whose decay warms up:
+    ``min(decay, (1 + n) / (10 + n))`` at the ``n``-th update, so the first (random or fine-tuned
+    from) weights are soon forgotten. Validation runs, and checkpoints are saved, with the average."""
+
+    def __init__(self, decay: float = 0.999):
+        if not 0 <= decay < 1:
+            raise ValueError(f"ema_decay must be in [0, 1), got {decay}")
+
+        @torch.no_grad()
+        def update(averaged: list[torch.Tensor], current: list[torch.Tensor], updates: torch.Tensor):
+            n = updates.item()
+            weight = 1 - min(decay, (1 + n) / (10 + n))
+            if averaged[0].is_floating_point():  # (tensors come grouped by dtype; integer buffers stay)
+                for a, c in zip(averaged, current):
+                    a.lerp_(c, weight)
+
+        super().__init__(multi_avg_fn=update)
