@@ -7,8 +7,8 @@ Config (``config.json`` of a checkpoint)::
      "representation": {"name": "complex_spec", "args": {...}},
      "backbone": {"name": "bandsplit", "args": {...}},
      "head": null or {"name": "noisy", "args": {...}},
-     "observation": {"name": "noisy"} (default; "notes" for music-midi), "narrowband" or "mel_inversion"
-                    (see observations),
+     "observation": {"name": "noisy"} (default; "notes" for music-midi), "masked" (repair) or
+                    "mel_inversion" (see observations),
      "sigma_data": 0.5,
      "sampling": {"solver": "dpmpp_2m", "steps": 8, "schedule": "karras",
                   "sigma_min": 0.002, "sigma_max": 80.0, "start": "noise" or "observation",

@@ -6,12 +6,13 @@ A table sits in a markdown file between ``<!-- table:NAME -->`` and ``<!-- /tabl
 ``checkpoints/*/README.md``; ``--check`` only reports the blocks that are out of date (exit 1), and a
 test runs it.
 
-Tables (NAME): ``music-midi`` (``benchmarks/music.py``'s systems), ``vocode-bandwidth`` and ``vocode-vocoder`` (``benchmarks/vocode.py``'s systems),
-``shipped-models`` (each shipped model's headline figure at its default steps beside
-the best peer of its benchmark), ``enhance-unseen``, ``enhance-speech``, ``enhance-music`` (every
-system of that set on its mixtures: scores and real-time factor), ``enhance-unseen-clean`` (DNSMOS on
-the set's clean recordings: do no harm), ``enhance-unseen-kinds`` (DNSMOS OVRL by noise kind),
-``repair-speech``, ``repair-band``, ``repair-music`` (``benchmarks/repair.py``'s systems per kind of loss).
+Tables (NAME): ``music-midi`` (``benchmarks/music.py``'s systems), ``vocode-vocoder``
+(``benchmarks/vocode.py``'s systems), ``shipped-models`` (each shipped model's headline figure at
+its default steps beside the best peer of its benchmark), ``enhance-unseen``, ``enhance-speech``,
+``enhance-music`` (every system of that set on its mixtures: scores and real-time factor),
+``enhance-unseen-clean`` (DNSMOS on the set's clean recordings: do no harm), ``enhance-unseen-kinds``
+(DNSMOS OVRL by noise kind), ``repair-speech``, ``repair-band``, ``repair-music``
+(``benchmarks/repair.py``'s systems per kind of loss).
 """
 
 from __future__ import annotations
@@ -102,8 +103,6 @@ HEADLINES = (  # model, results file, rows of, metric label, key, higher is bett
      "audiodiff NFE={nfe}", ("DeepFilterNet3", "NSNet2", "RNNoise")),
     ("music-enhance", "devsets/enhance_music.csv", {}, "SI-SDR (dB), music dev set", "si_sdr", True,
      "audiodiff NFE={nfe}", ("noisereduce", "DeepFilterNet3", "NSNet2", "RNNoise")),
-    ("speech-bandwidth", "vocode.csv", {"task": "bandwidth"}, "4-8 kHz log-spectral distance (dB)", "lsd_high",
-     False, "audiodiff NFE={nfe}", ("plain resampling", "spectral folding")),
     ("speech-repair", "repair.csv", {"medium": "speech", "kind": "packets"}, "in-gap LSD (dB), lost packets",
      "lsd_gap", False, "audiodiff NFE={nfe}", ("LPC", "repetition")),
     ("speech-vocoder", "vocode.csv", {"task": "vocoder"}, "MR-STFT distance", "mrstft", False,
@@ -135,7 +134,8 @@ def shipped_models() -> str:
 
 
 def vocode_table(task: str, metrics) -> str:
-    """Every system of ``benchmarks/vocode.py``'s run for one task (``bandwidth`` or ``vocoder``)."""
+    """Every system of ``benchmarks/vocode.py``'s run for one task (``vocoder``; the rows of the
+    retired ``bandwidth`` task are left out)."""
     rows = [r for r in read("vocode.csv") if r["task"] == task]
     body = [[system] + [f"{mean(r[key] for r in rows if r['system'] == system):.{digits}f}"
                         for key, _, digits in metrics] for system in systems_of(rows)]
@@ -152,7 +152,6 @@ def music_table() -> str:
     return markdown(["system"] + [label for _, label, _ in metrics], body)
 
 
-BANDWIDTH = (("lsd_high", "4-8 kHz LSD (dB)", 2), ("pesq", "PESQ-WB", 2), ("rtf", "RTF", 3))
 VOCODER = (("pesq", "PESQ-WB", 2), ("log_mel", "log-mel dist. (dB)", 2), ("mrstft", "MR-STFT dist.", 3),
            ("f0_rmse", "F0 RMSE (Hz)", 1), ("vuv_error", "voicing error", 3), ("rtf", "RTF", 3))
 
@@ -198,7 +197,6 @@ TABLES = {
     "repair-band": lambda: repair_table("speech", ("band",)),
     "repair-music": lambda: repair_table("music", ("packets", "dropouts")),
     "music-midi": music_table,
-    "vocode-bandwidth": lambda: vocode_table("bandwidth", BANDWIDTH),
     "vocode-vocoder": lambda: vocode_table("vocoder", VOCODER),
     "shipped-models": shipped_models,
     "enhance-unseen": lambda: system_table("enhance_unseen.csv", SPEECH),

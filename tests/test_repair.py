@@ -185,6 +185,39 @@ def test_repair_command_with_a_gap_list_and_found_gaps(tmp_path, checkpoint, cap
     assert main(args) == 0 and "skipping 2 files already repaired" in capsys.readouterr().out
 
 
+def test_vocode_bandwidth_is_repair_with_the_band_above_4_khz(tmp_path, checkpoint, capsys):
+    """``vocode --task bandwidth`` runs ``repair --band 4000``: the same file bit for bit, at 16 kHz,
+    resumable; a mel or a model of another kind is refused by name."""
+    from audiodiff.cli import main
+
+    phone = tmp_path / "call.wav"
+    sf.write(str(phone), tones(1.0, rate=8000)[0].numpy(), 8000)
+    common = ["--model", str(checkpoint), "--device", "cpu", "--seed", "3"]
+    assert main(["vocode", "--task", "bandwidth", str(phone), "-o", str(tmp_path / "wide.wav"), *common]) == 0
+    assert "call.wav: 0 gaps (0.00 s, the longest 0 ms), the band above 4 kHz" in capsys.readouterr().out
+    assert main(["repair", str(phone), "-o", str(tmp_path / "repaired.wav"), "--band", "4000", *common]) == 0
+    wide, rate = load_audio(tmp_path / "wide.wav")
+    assert rate == RATE and wide.shape == (1, RATE)
+    assert torch.equal(wide, load_audio(tmp_path / "repaired.wav")[0])
+    assert main(["vocode", "--task", "bandwidth", str(phone), "-o", str(tmp_path / "wide.wav"), *common]) == 0
+    assert "skipping 1 file already repaired" in capsys.readouterr().out
+    mel = tmp_path / "mel.npy"
+    mel.write_bytes(b"\x93NUMPY")
+    assert main(["vocode", "--task", "bandwidth", str(mel), "-o", str(tmp_path / "x"), *common]) == 1
+    assert "mel.npy: not an audio file" in capsys.readouterr().err
+    vocoder = save_pretrained(DiffusionModel(tiny_repair_config() | {"task": "speech-vocoder"}), tmp_path / "vocoder")
+    code = main(["vocode", "--task", "bandwidth", str(phone), "-o", str(tmp_path / "y.wav"), "--model", str(vocoder)])
+    assert code == 2 and not (tmp_path / "y.wav").exists()
+    assert "vocode --task bandwidth takes speech-repair models" in capsys.readouterr().err
+
+
+def test_the_vocoder_refuses_a_repair_model_and_names_the_repairer():
+    from audiodiff.pipelines.vocode import Vocoder
+
+    with pytest.raises(ValueError, match="not 'speech-repair' \\(bandwidth extension is repair: Repairer\\)"):
+        Vocoder(DiffusionModel(tiny_repair_config()), device="cpu")
+
+
 @pytest.mark.parametrize("rows, problem", [("a.wav,0.3,0.2\n", "later end"), ("a.wav,x,0.2\n", "line 1"),
                                            ("c.wav,0.1,0.2\n", "no input is named c.wav"), ("\n", "no gaps")])
 def test_a_bad_gap_list_is_refused_before_anything_runs(tmp_path, checkpoint, capsys, rows, problem):

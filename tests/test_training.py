@@ -273,7 +273,7 @@ def _recipes_starting_from_a_checkpoint() -> list[Path]:
 
 
 def test_some_recipes_start_from_a_shipped_model():
-    assert len(_recipes_starting_from_a_checkpoint()) >= 2  # speech magnitude, bandwidth
+    assert len(_recipes_starting_from_a_checkpoint()) >= 2  # speech magnitude, repair
 
 
 @pytest.mark.parametrize("recipe", _recipes_starting_from_a_checkpoint(), ids=lambda p: p.relative_to(REPO).as_posix())

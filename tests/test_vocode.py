@@ -1,5 +1,6 @@
-"""Vocoder and bandwidth extension: observations, the Vocoder pipeline, training inputs, and the
-``audiodiff vocode`` command (tiny random-weight models: shapes, rates, seams and errors, not quality)."""
+"""The mel vocoder: its observation, the Vocoder pipeline, training inputs, and the ``audiodiff vocode``
+command (tiny random-weight models: shapes, rates, seams and errors, not quality). ``vocode --task
+bandwidth`` runs the repair path: tests/test_repair.py."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from audiodiff.audio import AudioError
 from audiodiff.hub import save_pretrained
 from audiodiff.metrics import log_spectral_distance, pesq_wb
 from audiodiff.model import DiffusionModel
-from audiodiff.observations import Condition, MelInversion, Narrowband, NoisyRecording
+from audiodiff.observations import Condition, MelInversion, NoisyRecording
 from audiodiff.pipelines.enhance import Enhancer
 from audiodiff.pipelines.vocode import Vocoder
 from audiodiff.registry import ConfigError
@@ -44,7 +45,6 @@ def _tiny(observation: dict | None, task: str) -> DiffusionModel:
 
 
 MEL = {"name": "mel_inversion", "args": {"iterations": 4}}
-NARROW = {"name": "narrowband", "args": {"narrow_rate": 8000, "codec_probability": 0.5}}
 
 
 # ------------------------------------------------------------------------------------ observations
@@ -57,33 +57,11 @@ def test_noisy_observation_is_the_default_and_keeps_the_rate():
 
 
 def test_observation_rate_must_match_the_model():
-    bad = {"name": "narrowband", "args": {"sample_rate": 22_050}}
+    bad = {"name": "mel_inversion", "args": {"sample_rate": 22_050}}
     with pytest.raises(ConfigError, match="22050"):
-        _tiny(bad, "speech-bandwidth")
+        _tiny(bad, "speech-vocoder")
     with pytest.raises(ConfigError, match="does not take"):
-        _tiny({"name": "narrowband", "args": {"cutoff": 4000}}, "speech-bandwidth")
-
-
-def test_narrowband_removes_the_high_band_and_keeps_the_low_band():
-    wav = _speech_like(2.0)
-    observed = Narrowband().observe(wav, RATE)
-    assert observed.shape == wav.shape
-    spectrum = torch.fft.rfft(observed[0]).abs()
-    freqs = torch.fft.rfftfreq(observed.shape[-1], 1 / RATE)
-    assert spectrum[freqs > 4_300].pow(2).sum() < 1e-4 * spectrum.pow(2).sum()  # -40 dB and below
-    assert pesq_wb(observed[0], wav[0], RATE) > 3.5  # the low band is intact
-    already_narrow = Narrowband().observe(wav[:, ::2].clone(), 8_000)  # 8 kHz input: resampled up only
-    assert already_narrow.shape[-1] == wav.shape[-1]
-
-
-def test_narrowband_training_input_codes_a_share_with_mu_law():
-    wav = _speech_like(1.0).expand(8, 1, -1).clone()
-    plain = Narrowband(codec_probability=0.0).degrade(wav)
-    coded = Narrowband(codec_probability=1.0).degrade(wav)
-    assert plain.shape == coded.shape == wav.shape
-    assert (coded - plain).abs().max() > 1e-3  # quantisation noise
-    g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
-    assert torch.equal(Narrowband().degrade(wav, g1), Narrowband().degrade(wav, g2))
+        _tiny({"name": "mel_inversion", "args": {"cutoff": 4000}}, "speech-vocoder")
 
 
 def test_mel_inversion_rebuilds_speech_and_blocks_are_seamless():
@@ -138,23 +116,14 @@ def test_vocoder_batches_files_like_single_calls():
         assert (together[i] - vocoder(m, seed=5)).abs().max() < 1e-4
 
 
-def test_bandwidth_model_writes_at_its_rate_and_refuses_a_mel():
-    vocoder = Vocoder(_tiny(NARROW, "speech-bandwidth"), device="cpu")
-    out = vocoder(_speech_like(1.0)[:, ::2].clone(), 8_000)
-    assert out.shape == (1, RATE)
-    with pytest.raises(ValueError, match="takes audio"):
-        vocoder(torch.zeros(80, 30))
-
-
 # -------------------------------------------------------------------------------------- training
 
 
-@pytest.mark.parametrize("observation", [MEL, NARROW])
-def test_training_step_degrades_clean_input(observation):
+def test_training_step_degrades_clean_input():
     from audiodiff.training.module import DiffusionModule
 
     config = copy.deepcopy(TINY_MASK)
-    config["observation"] = observation
+    config["observation"] = MEL
     module = DiffusionModule(model=config, warmup_steps=1, sigma_distribution="loguniform", sigma_top_share=0.5)
     clean = torch.cat([_speech_like(0.5, f0, i)[None] for i, f0 in enumerate((110, 200))])  # [2, 1, T]
     condition = module._condition(clean)
@@ -195,22 +164,6 @@ def test_vocode_command_mels_audio_and_bad_files(tmp_path, one_thread, capsys):
     # rerun: everything done is skipped
     assert main(["vocode", str(inputs / "sub"), "-o", str(out / "sub"), "--model", str(ckpt), "--device", "cpu"]) == 0
     assert "skipping 1 file already done" in capsys.readouterr().out
-
-
-def test_bandwidth_command_refuses_mels_and_restores_rate(tmp_path, one_thread, capsys):
-    from audiodiff.cli import main
-
-    ckpt = save_pretrained(_tiny(NARROW, "speech-bandwidth"), tmp_path / "bandwidth")
-    phone = tmp_path / "call.wav"
-    sf.write(str(phone), _speech_like(1.0)[0, ::2].numpy(), 8_000)
-    assert main(["vocode", "--task", "bandwidth", str(phone), "-o", str(tmp_path / "wide.wav"),
-                 "--model", str(ckpt), "--device", "cpu"]) == 0
-    data, rate = sf.read(str(tmp_path / "wide.wav"))
-    assert rate == RATE and data.shape == (RATE,)
-    np.save(tmp_path / "mel.npy", np.zeros((80, 20), np.float32))
-    assert main(["vocode", "--task", "bandwidth", str(tmp_path / "mel.npy"), "-o", str(tmp_path / "x"),
-                 "--model", str(ckpt), "--device", "cpu"]) == 1
-    assert "mel.npy: this model takes audio, not a mel spectrogram" in capsys.readouterr().err
 
 
 def test_loading_a_mel_never_unpickles(tmp_path):
@@ -314,9 +267,8 @@ def test_sampling_can_start_from_the_observation():
 
 def test_each_pipeline_refuses_a_model_of_another_kind():
     """The Enhancer (and its attenuation limit, which mixes the input back) takes enhancement models
-    only; the Vocoder takes vocoders and bandwidth models only."""
-    for observation, task in ((MEL, "speech-vocoder"), (NARROW, "speech-bandwidth")):
-        with pytest.raises(ValueError, match="needs an enhancement model"):
-            Enhancer(_tiny(observation, task), device="cpu", attenuation_limit_db=20)
-    with pytest.raises(ValueError, match="needs a vocoder or bandwidth model"):
+    only; the Vocoder takes mel vocoders only (a repair model: tests/test_repair.py)."""
+    with pytest.raises(ValueError, match="needs an enhancement model"):
+        Enhancer(_tiny(MEL, "speech-vocoder"), device="cpu", attenuation_limit_db=20)
+    with pytest.raises(ValueError, match="needs a mel vocoder model .*'speech-enhance'$"):
         Vocoder(_tiny(None, "speech-enhance"), device="cpu")

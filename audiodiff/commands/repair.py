@@ -6,7 +6,6 @@ import csv
 import math
 from pathlib import Path
 
-
 from audiodiff.audio import AUDIO_EXTENSIONS, AudioError, load_audio
 from audiodiff.commands import verb
 from audiodiff.commands.files import (
@@ -24,6 +23,7 @@ from audiodiff.commands.files import (
 from audiodiff.pipelines.writing import remove_stale_parts
 
 TASKS = ("speech-repair", "music-repair")
+MIN_GAP_MS = 2.0  # found gaps: runs of digital zeros at least this long
 
 
 def configure(parser):
@@ -36,7 +36,7 @@ def configure(parser):
     parser.add_argument("--gaps", metavar="CSV",
                         help="the gaps to fill, one a row: file,start_s,end_s (file: the input's base name); "
                              "files not listed are searched for gaps (default: all are)")
-    parser.add_argument("--min-gap-ms", type=positive_float, default=2.0,
+    parser.add_argument("--min-gap-ms", type=positive_float, default=MIN_GAP_MS,
                         help="searched gaps are runs of digital zeros (every channel) at least this long")
     parser.add_argument("--band", type=non_negative_float, default=None, metavar="HZ",
                         help="nothing above HZ is known: restore it (default: half the input's rate when that is "
@@ -66,9 +66,15 @@ def read_gaps(path: str) -> dict[str, list[tuple[float, float]]]:
 
 @verb("repair", "fill gaps (lost packets, dropouts) and restore a missing high band", configure)
 def repair(args) -> int:
+    check_task(args.model, TASKS, "repair")
+    return repair_files(args)
+
+
+def repair_files(args) -> int:
+    """Repair every input of ``args`` (``repair``'s options: inputs, output, model, gaps, min_gap_ms,
+    band and the run options) and write them; the exit code. ``vocode --task bandwidth`` runs it too."""
     from audiodiff.pipelines.repair import Repairer
 
-    check_task(args.model, TASKS, "repair")
     listed = read_gaps(args.gaps) if args.gaps else {}
     jobs, todo = plan_jobs(args.inputs, AUDIO_EXTENSIONS, args.output, args.overwrite, done="repaired")
     names = [src.name for src, _ in jobs]
@@ -94,7 +100,6 @@ def repair(args) -> int:
         summary.append(f"  {src.name}: {count(len(damage.gaps), 'gap')} ({seconds:.2f} s, the longest "
                        f"{longest * 1000:.0f} ms){band}")
         return (damage,)
-
 
     written, failures = run_files(repairer, todo, load_audio, audio_chunks(repairer), args.seed, args.plot, "repair",
                                   labels=("input", "repaired"), extras=damage_of)

@@ -1,8 +1,11 @@
 """``audiodiff vocode IN... -o OUT``: speech from mel spectrograms (``.npy``), re-synthesis of
-recordings through their mel, or (``--task bandwidth``) telephone-band speech restored to 16 kHz."""
+recordings through their mel, or (``--task bandwidth``) telephone-band speech restored to 16 kHz:
+bandwidth extension is repair in frequency, so that task is ``audiodiff repair --band 4000`` (the
+same code and the same model, ``speech-repair``)."""
 
 from __future__ import annotations
 
+import argparse
 import math
 from pathlib import Path
 
@@ -15,7 +18,8 @@ from audiodiff.commands import verb
 from audiodiff.commands.files import add_run_options, check_task, plan_jobs, report, run_files
 from audiodiff.pipelines.writing import remove_stale_parts
 
-TASKS = {"vocoder": "speech-vocoder", "bandwidth": "speech-bandwidth"}
+TASKS = {"vocoder": "speech-vocoder", "bandwidth": "speech-repair"}  # --task: the kind of model it runs (default)
+TELEPHONE_BAND_HZ = 4_000.0  # --task bandwidth: nothing above it is known
 MEL_EXTENSIONS = (".npy",)
 
 EPILOG = """\
@@ -26,6 +30,9 @@ n_fft 1024, hop 256 (frames = samples // 256 + 1), 80 Slaney-scale bands with Sl
 then np.log(np.maximum(mel, 1e-5)) gives it, up to the padding of the first and last two frames;
 audiodiff.Vocoder().mel_of(wav, rate) gives it exactly).
 Outputs are .wav at the model's rate (16 kHz), named after the inputs.
+--task bandwidth: the band above 4 kHz restored by speech-repair, exactly as
+`audiodiff repair IN -o OUT --band 4000` (runs of digital zeros inside a file are filled too);
+audio in, outputs at 16 kHz (or at the input's rate when higher), named as the inputs.
 
 examples:
   audiodiff vocode mels/ -o speech/                       # every .npy and audio file under mels/
@@ -39,20 +46,21 @@ def configure(parser):
     parser.add_argument("inputs", nargs="+", metavar="IN",
                         help="mel .npy files, audio files, folders (searched recursively) or globs")
     parser.add_argument("-o", "--output", required=True, metavar="OUT",
-                        help="output folder (relative names are kept, as .wav); a .wav name when IN is one file")
+                        help="output folder (relative names are kept, a mel's as .wav); a file name when IN is "
+                             "one file")
     parser.add_argument("--task", choices=sorted(TASKS), default="vocoder",
-                        help="vocoder: mel (or audio, through its mel) to speech; bandwidth: narrowband "
-                             "speech (e.g. 8 kHz telephone audio) to 16 kHz")
-    parser.add_argument("--model", default=None, help="shipped name or checkpoint folder (default: by --task)")
+                        help="vocoder: mel (or audio, through its mel) to speech; bandwidth: the band above "
+                             "4 kHz of speech (e.g. 8 kHz telephone audio) restored, as `repair --band 4000`")
+    parser.add_argument("--model", default=None,
+                        help="shipped name or checkpoint folder (default: speech-vocoder; --task bandwidth: "
+                             "speech-repair)")
     add_run_options(parser, plot_help="also write an input-vs-output spectrogram PNG per audio input")
 
 
-def load_mel_or_audio(path: Path, n_mels: int | None):
+def load_mel_or_audio(path: Path, n_mels: int):
     """``(log-mel [C, n_mels, N], None)`` for a ``.npy`` file, else ``(audio [C, T], rate)``."""
     if path.suffix.lower() not in MEL_EXTENSIONS:
         return load_audio(path)
-    if n_mels is None:
-        raise AudioError(f"{path}: this model takes audio, not a mel spectrogram")
     try:
         mel = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as err:
@@ -72,17 +80,32 @@ def _wav_name(rel: Path) -> Path:
 
 @verb("vocode", "synthesise speech from mel spectrograms, or restore telephone-band speech", configure)
 def vocode(args) -> int:
-    from audiodiff.pipelines.vocode import Vocoder
-
-    extensions = AUDIO_EXTENSIONS + (MEL_EXTENSIONS if args.task == "vocoder" else ())
     model = args.model or TASKS[args.task]
     check_task(model, (TASKS[args.task],), f"vocode --task {args.task}")
-    jobs, todo = plan_jobs(args.inputs, extensions, args.output, args.overwrite, rename=_wav_name)
+    if args.task == "bandwidth":
+        return restore_band(args, model)
+    return vocode_files(args, model)
+
+
+def restore_band(args, model: str) -> int:
+    """``--task bandwidth``: ``audiodiff repair --band 4000`` with ``model`` on the same inputs and
+    run options (gaps found as ``repair`` finds them); the exit code."""
+    from audiodiff.commands.repair import MIN_GAP_MS, repair_files
+
+    return repair_files(argparse.Namespace(**{**vars(args), "model": model, "gaps": None, "min_gap_ms": MIN_GAP_MS,
+                                              "band": TELEPHONE_BAND_HZ}))
+
+
+def vocode_files(args, model: str) -> int:
+    """Vocode every input of ``args`` (mel ``.npy`` files and audio) with ``model``; the exit code."""
+    from audiodiff.pipelines.vocode import Vocoder
+
+    jobs, todo = plan_jobs(args.inputs, AUDIO_EXTENSIONS + MEL_EXTENSIONS, args.output, args.overwrite,
+                           rename=_wav_name)
     vocoder = Vocoder(model, device=args.device, steps=args.steps, solver=args.solver,
                       chunk_seconds=args.chunk_seconds, batch_size=args.batch_size)
     remove_stale_parts([dst for _, dst in jobs])
     observation = vocoder.model.observation
-    n_mels = observation.n_mels if vocoder.takes_mel else None
 
     def chunks_of(src: Path) -> int:
         try:
@@ -96,6 +119,6 @@ def vocode(args) -> int:
             return 0
         return vocoder.chunks_for(channels, length)
 
-    written, failures = run_files(vocoder, todo, lambda src: load_mel_or_audio(src, n_mels), chunks_of, args.seed,
-                                  args.plot, args.task, labels=("input", "output"))
+    written, failures = run_files(vocoder, todo, lambda src: load_mel_or_audio(src, observation.n_mels), chunks_of,
+                                  args.seed, args.plot, args.task, labels=("input", "output"))
     return report(args.output, written, failures, args.plot, verb="wrote")

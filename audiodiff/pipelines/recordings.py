@@ -1,7 +1,7 @@
 """Recordings in, recordings out, through an audio observation: what the Enhancer and the Vocoder share.
 
-Each input is brought to the model's rate by the model's observation (resampled, band-limited or
-rebuilt from its mel), split into channels, each channel brought to a reference level and cut into
+Each input is brought to the model's rate by the model's observation (resampled, or rebuilt from
+its mel), split into channels, each channel brought to a reference level and cut into
 chunks (a file shorter than a chunk is padded only to the next multiple of ``quantum_seconds``);
 the :class:`~audiodiff.pipelines.runner.ChunkedRunner` generates them, batched across files; the
 level is restored and, for enhancement, the input's rate and length.

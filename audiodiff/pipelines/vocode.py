@@ -1,12 +1,11 @@
-"""The Vocoder: speech from mel spectrograms (or from recordings, through their mel), and the same
-machinery for bandwidth extension (telephone-band speech to wideband).
+"""The Vocoder: speech from mel spectrograms, or from recordings through their mel.
 
 A vocoder model's observation is :class:`~audiodiff.observations.MelInversion`: the mel becomes a
 rough waveform (pseudo-inverse filterbank + a few Griffin-Lim iterations) that the diffusion model
 turns into speech, chunk by chunk and batched across files like the Enhancer's recordings
 (:class:`~audiodiff.pipelines.recordings.RecordingPipeline`: chunks cross-faded, so there is no seam).
-A bandwidth model's observation is :class:`~audiodiff.observations.Narrowband`. Outputs are at the
-model's sample rate.
+Outputs are at the model's sample rate. (Bandwidth extension is repair in frequency:
+:class:`~audiodiff.pipelines.repair.Repairer`.)
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ import torch
 
 from audiodiff.audio import resample
 from audiodiff.model import DiffusionModel
-from audiodiff.observations import MelInversion, Narrowband
+from audiodiff.observations import MelInversion
 from audiodiff.pipelines.recordings import RecordingPipeline
 
 
@@ -23,8 +22,8 @@ class Vocoder(RecordingPipeline):
     """Synthesise speech from log-mel spectrograms or re-synthesise recordings.
 
     Args: as :class:`~audiodiff.pipelines.recordings.RecordingPipeline` (default model
-    ``speech-vocoder``; ``speech-bandwidth`` for bandwidth extension). ``run_many`` takes
-    ``(key, mel or audio, sample_rate)`` items, with ``sample_rate`` None for a mel.
+    ``speech-vocoder``; a model whose observation is not ``mel_inversion`` is refused). ``run_many``
+    takes ``(key, mel or audio, sample_rate)`` items, with ``sample_rate`` None for a mel.
 
     Example:
         >>> vocoder = Vocoder("speech-vocoder")
@@ -35,17 +34,13 @@ class Vocoder(RecordingPipeline):
 
     def __init__(self, model: DiffusionModel | str = "speech-vocoder", **kwargs):
         super().__init__(model, **kwargs)
-        if not isinstance(self.model.observation, (MelInversion, Narrowband)):
-            raise ValueError(f"Vocoder needs a vocoder or bandwidth model, not {self.model.config.get('task')!r}")
-
-    @property
-    def takes_mel(self) -> bool:
-        return isinstance(self.model.observation, MelInversion)
+        if not isinstance(self.model.observation, MelInversion):
+            task = self.model.config.get("task")
+            hint = " (bandwidth extension is repair: Repairer)" if str(task).endswith("-repair") else ""
+            raise ValueError(f"Vocoder needs a mel vocoder model (observation mel_inversion), not {task!r}{hint}")
 
     def mel_of(self, audio: torch.Tensor, sample_rate: int) -> torch.Tensor:
         """The model's log-mel of ``audio`` ``[C, T]``: ``[C, n_mels, frames]``."""
-        if not self.takes_mel:
-            raise ValueError("this model is not a mel vocoder")
         return self._mel_and_length(audio, sample_rate)[0]
 
     def _mel_and_length(self, audio: torch.Tensor, sample_rate: int) -> tuple[torch.Tensor, int]:
@@ -64,10 +59,6 @@ class Vocoder(RecordingPipeline):
 
     def _observe(self, key, audio, rate: int | None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The rough waveform ``[C, T']`` and, when the model matches its output to it, the mel."""
-        if not self.takes_mel:
-            if rate is None:
-                raise ValueError(f"{key}: this model ({self.model.config.get('task')}) takes audio, not a mel")
-            return super()._observe(key, audio, rate)
         length = None
         if rate is not None:  # a recording: through its mel
             audio = torch.as_tensor(audio, dtype=torch.float32)

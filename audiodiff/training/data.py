@@ -27,7 +27,7 @@ class TrainingData(L.LightningDataModule):
         noise_probability, noise_augment_probability, speech_augment_probability, balance_noise_folders,
         cache_seconds, seed:
             as in MixtureDataset (``noise_probability: 0`` and no noise folder: clean audio only, for
-            models whose observation degrades it, bandwidth extension and vocoders).
+            models whose observation degrades it: repair and vocoders).
         train_midi_dir, val_midi_dir: music synthesis instead: folders of audio with aligned MIDI
             beside it (:class:`~audiodiff.data.aligned.AlignedMidiDataset`; the corpus's
             ``train/tracks`` and ``heldout/tracks``, or MAESTRO); validation on the first

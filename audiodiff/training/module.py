@@ -57,7 +57,7 @@ class DiffusionModule(L.LightningModule):
             leaves less background noise at some cost in speech; 1 is the plain posterior mean.
 
     Batches are ``(inputs, clean)``: ``inputs`` what the model's observation takes (a waveform
-    ``[B, 1, T]`` for enhancement, bandwidth extension and vocoders; the notes inputs of
+    ``[B, 1, T]`` for enhancement, repair and vocoders; the notes inputs of
     :class:`~audiodiff.observations.NotesSketch` for MIDI synthesis), turned into the condition by
     the observation (:mod:`audiodiff.observations`), as at inference.
     """
