@@ -36,9 +36,11 @@ from audiodiff.data.tts import synthesise
 from audiodiff.hub import CheckpointError
 from audiodiff.metrics import f0_track
 from audiodiff.pipelines.speak import TextToSpeech
+from audiodiff.plots import save_spectrograms
 from audiodiff.text import ESPEAK_RATE, ESPEAK_VOICES, normalize, render
 
 RATE = 16_000
+PICTURED = "en_US_f_Allison"  # the voice of the picture (its first prompt)
 ENGINES = {"flite slt": ("flite", "slt"), "flite kal16": ("flite", "kal16"),
            "festival kal_diphone": ("festival", "kal_diphone")}
 
@@ -145,10 +147,12 @@ def main() -> int:
             recording = load_audio(folder / voice / f"{name}.wav", RATE, channels=1)[0][0]
             recording_f0 = f0_track(recording, RATE)
             reference = words(text)
+            spoken = {}
             for system, speak in {"recording": None, **systems(lang, voice, tts, args.nfe)}.items():
                 began = time.perf_counter()
                 wav = recording if speak is None else speak(text).reshape(-1).float()
                 seconds = 0.0 if speak is None else time.perf_counter() - began
+                spoken[system] = wav
                 row = {"voice": voice, "prompt": name, "system": system, "seconds": seconds,
                        "audio_seconds": wav.shape[-1] / RATE,
                        "wer": word_error_rate(recognizer(wav), reference) if lang == "en" else math.nan}
@@ -156,6 +160,8 @@ def main() -> int:
                     "mcd": 0.0, "duration_ratio": 1.0, "f0_rmse": 0.0}
                 rows.append(row)
             print(f"{voice} {name}: done", flush=True)
+            if (voice, name) == (PICTURED, prompts[0][0]):
+                picture(out / "tts_spectrograms.png", spoken, tts)
     with open(out / "tts.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
@@ -163,6 +169,13 @@ def main() -> int:
     (out / "tts.md").write_text(summary(rows, note, args))
     print((out / "tts.md").read_text())
     return 0
+
+
+def picture(path: Path, spoken: dict, tts: TextToSpeech | None) -> None:
+    """The recording, two engines and audiodiff at its default steps saying one prompt, a row each."""
+    default = f"audiodiff NFE={tts.model.config['sampling']['steps']}" if tts is not None else None
+    shown = [s for s in ("recording", "espeak-ng", "flite slt", default) if s in spoken]
+    save_spectrograms(path, {s: spoken[s] for s in shown}, RATE)
 
 
 def summary(rows: list[dict], note: str, args) -> str:

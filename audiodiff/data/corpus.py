@@ -32,7 +32,7 @@ from tqdm import tqdm
 
 from audiodiff.audio import AudioError, load_audio, save_audio
 from audiodiff.data import packages
-from audiodiff.data.prompts import write_prompts
+from audiodiff.data.prompts import prompts, write_prompts
 from audiodiff.data.mixing import TRAINING_ROOMS, UNSEEN_ROOMS, Rooms, apply_mix, sample_mix_params
 from audiodiff.data.screening import screen_speech
 from audiodiff.data.sources import DEV_FRACTION, Item, held_out, is_reserved, list_items, missing_packages
@@ -261,7 +261,7 @@ def build_corpus(out: Path, prefix: Path = Path("/"), dev_speech: int = 150, dev
         for entry in manifest[first:]:
             entry["group"] = "packages"
     if "prompts" in kinds:
-        write_prompts(out, prefix, manifest)
+        write_prompts(out, prompts(prefix), manifest)
     built = set(kinds) | ({"tracks"} if "rendered" in kinds else set())
     manifest = [entry for entry in _manifest_entries(out)
                 if entry.get("group", entry["kind"]) not in built] + manifest

@@ -1,6 +1,7 @@
 """Recorded prompts with their transcripts, for text to speech: the Asterisk voices (studio recordings,
-G.722 at 16 kHz) with the transcript list each core-sounds package ships, and espeak-ng's reading of
-each transcript aligned to the recording.
+G.722 at 16 kHz) with the transcript list each core-sounds package ships, or a speech corpus of
+LJSpeech's or LibriTTS's layout (:func:`corpus_prompts`); and espeak-ng's reading of each transcript
+aligned to the recording.
 
 A prompt is held out for the text-to-speech benchmark exactly when the corpus holds its recording out
 of the speech folders (one in ten, :func:`~audiodiff.data.corpus.is_heldout`: so no model of the
@@ -22,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from audiodiff.audio import load_audio
 from audiodiff.data.reserved import is_reserved
 from audiodiff.data.sources import ASTERISK_VOICES, DEV_FRACTION, decode_g722, held_out
 from audiodiff.text import reading
@@ -44,13 +46,15 @@ class Prompt:
     def split(self) -> str:
         """``heldout`` (the benchmark's: where the corpus holds the recording out), ``dev``
         (validation: one in twenty of the rest) or ``train``."""
-        if held_out(f"{self.package}/{self.name}.g722", DEV_FRACTION["speech"]):
+        if held_out(f"{self.package}/{self.name}{self.path.suffix}", DEV_FRACTION["speech"]):
             return "heldout"
         return "dev" if int(hashlib.sha1(f"{self.voice}/{self.name}".encode()).hexdigest(), 16) % 20 == 0 else "train"
 
     def audio(self, sample_rate: int = 16_000) -> torch.Tensor:
-        """The recording, ``[1, T]`` at ``sample_rate``."""
-        return decode_g722(self.path, sample_rate)
+        """The recording, ``[1, T]`` at ``sample_rate`` (mono)."""
+        if self.path.suffix == ".g722":
+            return decode_g722(self.path, sample_rate)
+        return load_audio(self.path, sample_rate, channels=1)[0]
 
 
 def transcripts(prefix: Path, lang: str) -> dict[str, str]:
@@ -86,6 +90,32 @@ def prompts(prefix: Path = Path("/")) -> list[Prompt]:
     return sorted(found, key=lambda p: (p.voice, p.name))
 
 
+def corpus_prompts(root: Path, lang: str = "en") -> list[Prompt]:
+    """The recordings of a speech corpus with their transcripts, sorted: LJSpeech's layout
+    (``metadata.csv`` of ``id|text|normalized text`` lines beside ``wavs/<id>.wav``; one voice,
+    ``LJSpeech``) or LibriTTS's (``<speaker>/<chapter>/<id>.wav`` beside ``<id>.normalized.txt``,
+    anywhere under ``root``; a voice per speaker, ``LibriTTS_<speaker>``)."""
+    root = Path(root)
+    found = []
+    if (root / "metadata.csv").is_file():
+        for line in (root / "metadata.csv").read_text(encoding="utf-8").splitlines():
+            fields = line.split("|")
+            path = root / "wavs" / f"{fields[0]}.wav"
+            if len(fields) >= 2 and path.is_file():
+                found.append(Prompt("LJSpeech", "ljspeech", fields[0], lang, fields[-1].strip(), path))
+    else:
+        for text_file in sorted(root.rglob("*.normalized.txt")):
+            path = text_file.with_name(text_file.name.replace(".normalized.txt", ".wav"))
+            speaker = text_file.relative_to(root).parts[-3] if len(text_file.relative_to(root).parts) >= 3 else "0"
+            if path.is_file():
+                found.append(Prompt(f"LibriTTS_{speaker}", "libritts", path.stem, lang,
+                                    text_file.read_text(encoding="utf-8").strip(), path))
+    if not found:
+        raise FileNotFoundError(f"{root}: neither an LJSpeech folder (metadata.csv, wavs/) nor LibriTTS "
+                                "recordings (<id>.wav beside <id>.normalized.txt)")
+    return sorted((p for p in found if re.search(r"\w", p.text)), key=lambda p: (p.voice, p.name))
+
+
 def _said(text: str) -> str:
     """A transcript's words, lower-case: two prompts saying the same thing compare equal."""
     return " ".join(re.findall(r"\w+", text.lower()))
@@ -112,8 +142,8 @@ SKETCH_MEL = {"sample_rate": 16_000, "n_fft": 1024, "hop_length": 256, "n_mels":
 """The log-mel sketches are written in: speech-vocoder's (the text-to-speech model generates it)."""
 
 
-def write_prompts(out: Path, prefix: Path, manifest: list) -> None:
-    """Every prompt's recording (16 kHz) under ``<split>/prompts/<voice>/<name>.wav``, and for the
+def write_prompts(out: Path, found: list[Prompt], manifest: list) -> None:
+    """Every prompt of ``found`` (:func:`prompts`, :func:`corpus_prompts`): its recording (16 kHz) under ``<split>/prompts/<voice>/<name>.wav``, and for the
     training and dev splits espeak-ng's reading aligned to it, ``<name>.sketch.npy`` (log-mel ``[80, N]``,
     :data:`SKETCH_MEL`, a frame per frame of the recording); ``<split>/prompts/transcripts.tsv``
     (voice, name, text); ``train/prompts/voices.json``: per voice, the median ratio of a
@@ -128,7 +158,7 @@ def write_prompts(out: Path, prefix: Path, manifest: list) -> None:
     mel = Mel(**SKETCH_MEL)
     rows: dict[str, list[str]] = {"train": [], "dev": [], "heldout": []}
     ratios: dict[str, list[float]] = {}
-    for prompt in tqdm(prompts(prefix), desc="prompts", unit="prompt"):
+    for prompt in tqdm(found, desc="prompts", unit="prompt"):
         split = prompt.split
         path = out / split / "prompts" / prompt.voice / f"{prompt.name}.wav"
         path.parent.mkdir(parents=True, exist_ok=True)
