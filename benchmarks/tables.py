@@ -12,7 +12,7 @@ its default steps beside the best peer of its benchmark), ``enhance-unseen``, ``
 ``enhance-music`` (every system of that set on its mixtures: scores and real-time factor),
 ``enhance-unseen-clean`` (DNSMOS on the set's clean recordings: do no harm), ``enhance-unseen-kinds``
 (DNSMOS OVRL by noise kind), ``repair-speech``, ``repair-band``, ``repair-music``
-(``benchmarks/repair.py``'s systems per kind of loss).
+(``benchmarks/repair.py``'s systems per kind of loss), ``tts-allison``, ``tts-voices`` (``benchmarks/tts.py``).
 """
 
 from __future__ import annotations
@@ -105,6 +105,8 @@ HEADLINES = (  # model, results file, rows of, metric label, key, higher is bett
      "audiodiff NFE={nfe}", ("noisereduce", "DeepFilterNet3", "NSNet2", "RNNoise")),
     ("speech-repair", "repair.csv", {"medium": "speech", "kind": "packets"}, "in-gap LSD (dB), lost packets",
      "lsd_gap", False, "audiodiff NFE={nfe}", ("LPC", "repetition")),
+    ("speech-tts", "tts.csv", {"voice": "en_US_f_Allison"}, "MCD (dB) to the voice, Allison", "mcd", False,
+     "audiodiff NFE={nfe}", ("flite slt", "flite kal16", "festival kal_diphone", "espeak-ng")),
     ("speech-vocoder", "vocode.csv", {"task": "vocoder"}, "MR-STFT distance", "mrstft", False,
      "audiodiff NFE={nfe}", ("Griffin-Lim 32", "Griffin-Lim 100", "librosa")),
     ("music-midi", "music.csv", {}, "onset F1 against the MIDI's render", "onset_f1", True,
@@ -189,9 +191,21 @@ def tts_table(voices: tuple[str, ...] | None = None) -> str:
     return markdown(["system"] + [label for _, label, _ in metrics] + ["RTF"], body)
 
 
+def tts_voices_table() -> str:
+    """Every voice of ``benchmarks/tts.py``'s run: each system's MCD, duration ratio and F0 RMSE."""
+    rows = [r for r in read("tts.csv") if r["system"] != "recording"]
+    body = []
+    for voice in dict.fromkeys(r["voice"] for r in rows):
+        for system in systems_of([r for r in rows if r["voice"] == voice]):
+            theirs = [r for r in rows if r["voice"] == voice and r["system"] == system]
+            body.append([voice, system, f"{mean(r['mcd'] for r in theirs):.2f}",
+                         f"{mean(r['duration_ratio'] for r in theirs):.2f}", f"{mean(r['f0_rmse'] for r in theirs):.1f}"])
+    return markdown(["voice", "system", "MCD (dB)", "duration ratio", "F0 RMSE (Hz)"], body)
+
+
 TABLES = {
     "tts-allison": lambda: tts_table(("en_US_f_Allison",)),
-    "tts-all": tts_table,
+    "tts-voices": tts_voices_table,
     "repair-speech": lambda: repair_table("speech", ("packets", "dropouts")),
     "repair-packets": lambda: repair_table("speech", ("packets",)),
     "repair-band": lambda: repair_table("speech", ("band",)),
