@@ -234,6 +234,10 @@ def main() -> int:
                                  "seconds": seconds, "audio_seconds": clean.shape[-1] / rate,
                                  **scores(estimate, clean, gaps, rate, kind, medium)})
                 print(f"{medium} {path.name} {kind}: done", flush=True)
+    kept = kept_rows(out / "repair.csv", args.media)
+    if kept:
+        notes.append(f"{', '.join(dict.fromkeys(r['medium'] for r in kept))}: rows kept from an earlier run")
+    rows = kept + rows
     keys = sorted({key for row in rows for key in row}, key=lambda k: list(rows[0]).index(k) if k in rows[0] else 99)
     with open(out / "repair.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=keys)
@@ -244,6 +248,22 @@ def main() -> int:
         picture(out / "repair_gap.png", Path(args.corpus) / FOLDERS["speech"], args.model or MODELS["speech"])
     print((out / "repair.md").read_text())
     return 0
+
+
+def kept_rows(path: Path, media: list[str]) -> list[dict]:
+    """The rows of an earlier ``repair.csv`` for the media this run leaves out (``--media music``
+    re-measures music and keeps the speech run's rows as they were)."""
+    if not path.exists():
+        return []
+    def parsed(value: str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+
+    with open(path, newline="") as f:
+        return [{k: parsed(v) for k, v in row.items() if v != ""} for row in csv.DictReader(f)
+                if row["medium"] not in media]
 
 
 def picture(path: Path, folder: Path, model: str) -> None:
