@@ -105,6 +105,8 @@ HEADLINES = (  # model, results file, rows of, metric label, key, higher is bett
      "audiodiff NFE={nfe}", ("noisereduce", "DeepFilterNet3", "NSNet2", "RNNoise")),
     ("speech-repair", "repair.csv", {"medium": "speech", "kind": "packets"}, "in-gap LSD (dB), lost packets",
      "lsd_gap", False, "audiodiff NFE={nfe}", ("LPC", "repetition")),
+    ("music-repair", "repair.csv", {"medium": "music", "kind": "dropouts"}, "in-gap LSD (dB), dropouts",
+     "lsd_gap", False, "audiodiff NFE={nfe}", ("LPC", "repetition")),
     ("speech-tts", "tts.csv", {"voice": "en_US_f_Allison"}, "MCD (dB) to the voice, Allison", "mcd", False,
      "audiodiff NFE={nfe}", ("flite slt", "flite kal16", "festival kal_diphone", "espeak-ng")),
     ("speech-vocoder", "vocode.csv", {"task": "vocoder"}, "MR-STFT distance", "mrstft", False,
