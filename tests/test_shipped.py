@@ -27,29 +27,27 @@ EXAMPLE = {"speech-enhance": "examples/noisy_speech.flac", "music-enhance": "exa
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
+DEMO_DEFAULTS = {"denoise": "speech-enhance", "repair": "speech-repair", "synth": "music-midi", "speak": "speech-tts"}
+
+
 def test_demo_inputs_and_models_exist():
-    makefile = (ROOT / "Makefile").read_text()
-    demo = makefile.split("\ndemo:", 1)[1].split("\n\n", 1)[0]
-    inputs = re.findall(r"denoise (\S+)", demo)
-    models = re.findall(r"--model (\S+)", demo)
-    assert inputs and len(inputs) == len(models)
+    """Every `make demo` line's input file and model (its --model, else its verb's default) exist,
+    and every shipped model is run by the demo."""
     from audiodiff.commands.vocode import TASKS
 
-    for task, path in re.findall(r"vocode --task (\S+) (\S+)", demo):
-        inputs.append(path)
-        models.append(TASKS[task])
-    for path in re.findall(r"synth (\S+\.mid)", demo):
-        inputs.append(path)
-        models.append("music-midi")
-    for path in re.findall(r"repair (\S+)", demo):
-        inputs.append(path)
-        models.append("speech-repair")
-    if re.search(r"audiodiff speak ", demo):
-        models.append("speech-tts")
-    for path in inputs:
-        assert (ROOT / path).is_file(), path
-    for name in models:
-        assert name in SHIPPED, f"make demo uses {name}, which is not in checkpoints/"
+    makefile = (ROOT / "Makefile").read_text()
+    demo = makefile.split("\ndemo:", 1)[1].split("\n\n", 1)[0]
+    used = set()
+    for line in re.findall(r"audiodiff (.+)", demo):
+        verb, *words = line.split()
+        if verb == "vocode":
+            verb, words = TASKS[words[words.index("--task") + 1]], words[2:]
+        model = words[words.index("--model") + 1] if "--model" in words else DEMO_DEFAULTS.get(verb, verb)
+        if verb != "speak":
+            assert (ROOT / words[0]).is_file(), words[0]
+        assert model in SHIPPED, f"make demo uses {model}, which is not in checkpoints/"
+        used.add(model)
+    assert used == set(SHIPPED), f"make demo does not run {sorted(set(SHIPPED) - used)}"
 
 
 @pytest.mark.parametrize("name", SHIPPED)
