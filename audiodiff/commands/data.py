@@ -60,7 +60,7 @@ def import_prompts(args) -> int:
 
     found = corpus_prompts(Path(args.corpus), args.lang)
     write_prompts(Path(args.out), found, manifest=[])
-    voices = sorted({p.voice for p in found})
-    print(f"wrote {len(found)} prompts of {len(voices)} voice(s) to {args.out} (paces: "
+    voices = len({p.voice for p in found})
+    print(f"wrote {len(found)} prompts of {voices} voice(s) to {args.out} (paces: "
           f"{Path(args.out) / 'train' / 'prompts' / 'voices.json'})")
     return 0

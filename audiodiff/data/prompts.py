@@ -106,7 +106,8 @@ def corpus_prompts(root: Path, lang: str = "en") -> list[Prompt]:
     else:
         for text_file in sorted(root.rglob("*.normalized.txt")):
             path = text_file.with_name(text_file.name.replace(".normalized.txt", ".wav"))
-            speaker = text_file.relative_to(root).parts[-3] if len(text_file.relative_to(root).parts) >= 3 else "0"
+            parts = text_file.relative_to(root).parts  # (..., speaker, chapter, file)
+            speaker = parts[-3] if len(parts) >= 3 else "0"
             if path.is_file():
                 found.append(Prompt(f"LibriTTS_{speaker}", "libritts", path.stem, lang,
                                     text_file.read_text(encoding="utf-8").strip(), path))
@@ -143,10 +144,10 @@ SKETCH_MEL = {"sample_rate": 16_000, "n_fft": 1024, "hop_length": 256, "n_mels":
 
 
 def write_prompts(out: Path, found: list[Prompt], manifest: list) -> None:
-    """Every prompt of ``found`` (:func:`prompts`, :func:`corpus_prompts`): its recording (16 kHz) under ``<split>/prompts/<voice>/<name>.wav``, and for the
-    training and dev splits espeak-ng's reading aligned to it, ``<name>.sketch.npy`` (log-mel ``[80, N]``,
-    :data:`SKETCH_MEL`, a frame per frame of the recording); ``<split>/prompts/transcripts.tsv``
-    (voice, name, text); ``train/prompts/voices.json``: per voice, the median ratio of a
+    """Every prompt of ``found`` (:func:`prompts`, :func:`corpus_prompts`): its recording (16 kHz)
+    under ``<split>/prompts/<voice>/<name>.wav``, and for the training and dev splits espeak-ng's
+    reading aligned to it, ``<name>.sketch.npy`` (log-mel ``[80, N]``, :data:`SKETCH_MEL`, a frame
+    per frame of the recording); ``<split>/prompts/transcripts.tsv`` (voice, name, text); ``train/prompts/voices.json``: per voice, the median ratio of a
     recording's length to espeak-ng's reading of it (the pace a voice speaks at)."""
     import json
 
