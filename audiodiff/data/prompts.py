@@ -147,8 +147,9 @@ def write_prompts(out: Path, found: list[Prompt], manifest: list) -> None:
     """Every prompt of ``found`` (:func:`prompts`, :func:`corpus_prompts`): its recording (16 kHz)
     under ``<split>/prompts/<voice>/<name>.wav``, and for the training and dev splits espeak-ng's
     reading aligned to it, ``<name>.sketch.npy`` (log-mel ``[80, N]``, :data:`SKETCH_MEL`, a frame
-    per frame of the recording); ``<split>/prompts/transcripts.tsv`` (voice, name, text); ``train/prompts/voices.json``: per voice, the median ratio of a
-    recording's length to espeak-ng's reading of it (the pace a voice speaks at)."""
+    per frame of the recording); ``<split>/prompts/transcripts.tsv`` (voice, name, text);
+    ``train/prompts/voices.json``: per voice, the median ratio of a recording's length to
+    espeak-ng's reading of it (the pace a voice speaks at)."""
     import json
 
     from tqdm import tqdm
