@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import zipfile
 
 import numpy as np
 import soundfile as sf
@@ -34,19 +35,47 @@ def _write(path, seconds, rate, seed, pauses=False):
     sf.write(path, x.astype(np.float32), rate)
 
 
+def _pack(archive, members, name, seconds, rate, seed):
+    """Write a sound as ``name`` into the zip ``archive`` (``members``: a scratch folder)."""
+    _write(members / name, seconds, rate, seed)
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(archive, "a") as packed:
+        packed.write(members / name, name)
+
+
 def _fixture(prefix):
-    """One file in every folder of both tables (twice for voices), a spoken description to leave out,
-    and a band-limited voice to leave out."""
+    """One file in every folder of both tables (twice for voices; packed into the archive where the
+    package packs its sound), a spoken description to leave out, and a band-limited voice to leave out."""
     for index, folder in enumerate(packages.TRAINING + packages.UNSEEN):
         pattern = folder.patterns[0].replace("**/", "").replace("*", f"x{index}")
         for copy in range(2 if folder.kind == "speech" else 1):
-            _write(prefix / folder.root / pattern.replace(f"x{index}", f"x{index}_{copy}", 1), 2.0, 22_050, index,
-                   pauses=folder.kind == "speech")
+            name = pattern.replace(f"x{index}", f"x{index}_{copy}", 1)
+            if folder.archive:
+                _pack(prefix / folder.root / folder.archive, prefix.parent / "members", name, 2.0, 22_050, index)
+            else:
+                _write(prefix / folder.root / name, 2.0, 22_050, index, pauses=folder.kind == "speech")
     stamps = next(f for f in packages.TRAINING if f.package == "tuxpaint-stamps-default")
     _write(prefix / stamps.root / "cat_desc.ogg", 1.0, 22_050, 99)
     voices = next(f for f in packages.UNSEEN if f.kind == "speech")
     _write(prefix / voices.root / "xx" / "narrow.wav", 1.0, 8_000, 98, pauses=True)
     _write(prefix / voices.root / "xx" / "noisy_floor.ogg", 1.0, 22_050, 97)
+
+
+def test_sound_packed_in_a_zip_archive_is_read_member_by_member(tmp_path):
+    archive = tmp_path / "games" / "sound.pk3"
+    for index, name in enumerate(("sound/amb/rain.ogg", "sound/amb/radio.ogg", "sound/amb/deep/wind.ogg",
+                                  "music/song.ogg")):
+        _pack(archive, tmp_path / "members", name, 0.5, 44_100, index)
+    with zipfile.ZipFile(archive, "a") as packed:
+        packed.writestr("sound/amb/rain.xml", "<sound/>")  # game data beside the sound
+    folder = packages.SoundFolder("some-game-data", "games", ("sound/amb/*.*",), exclude=("radio",),
+                                  archive="sound.pk3")
+    found = folder.files(tmp_path)
+    assert [r.rel for r in found] == ["sound/amb/rain.ogg"]  # one folder deep, audio only, radio left out
+    assert found[0].rate() == 44_100
+    wav = found[0].load(16_000)
+    assert wav.shape == (1, 8_000) and wav.dtype == torch.float32 and wav.abs().max() > 0.1
+    assert packages.SoundFolder("absent-data", "nowhere", ("*.ogg",), archive="x.zip").files(tmp_path) == []
 
 
 def test_unseen_dev_set_is_built_from_unseen_packages_only(tmp_path):

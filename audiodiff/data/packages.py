@@ -9,18 +9,66 @@ as the product is judged (leave-sources-out). A test checks that the two are dis
 
 from __future__ import annotations
 
+import fnmatch
+import io
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import soundfile as sf
+import torch
+
+from audiodiff.audio import AudioError, load_audio, resample
 from audiodiff.data.reserved import is_reserved
 
 AUDIO_SUFFIXES = (".ogg", ".wav", ".flac", ".oga", ".mp3")
 
 
 @dataclass(frozen=True)
+class Recording:
+    """One audio file of a package: the file at ``path``, or the ``member`` of the zip archive at
+    ``path`` (games ship their sound packed: 0 A.D.'s ``public.zip``, UFO: AI's ``.pk3``).
+    ``rel`` names it inside the package folder (the member path inside an archive)."""
+
+    rel: str
+    path: Path
+    member: str = ""
+
+    def _open(self):
+        if not self.member:
+            return str(self.path)
+        with zipfile.ZipFile(self.path) as archive:
+            return io.BytesIO(archive.read(self.member))
+
+    def rate(self) -> int:
+        """The rate it was recorded at (0 if unreadable)."""
+        try:
+            return sf.info(self._open()).samplerate
+        except Exception:  # noqa: BLE001 -- unreadable files are skipped by the caller
+            return 0
+
+    def load(self, sample_rate: int) -> torch.Tensor:
+        """Mono ``[1, T]`` float32 at ``sample_rate``; :class:`~audiodiff.audio.AudioError` if unreadable."""
+        if not self.member:
+            return load_audio(self.path, sample_rate=sample_rate, channels=1)[0]
+        try:
+            wav, rate = sf.read(self._open(), dtype="float32", always_2d=True)
+        except Exception as err:  # libsndfile's own words explain the problem
+            raise AudioError(f"{self.path}:{self.member}: not an audio file (libsndfile: {err})") from None
+        return resample(torch.from_numpy(wav.T.mean(0, keepdims=True)), rate, sample_rate)
+
+
+def _matches(name: str, pattern: str) -> bool:
+    """Glob match of a whole ``/``-separated ``name`` (``*`` stays within one path part, as in Path.glob)."""
+    parts, wanted = name.split("/"), pattern.split("/")
+    return len(parts) == len(wanted) and all(fnmatch.fnmatchcase(p, w) for p, w in zip(parts, wanted))
+
+
+@dataclass(frozen=True)
 class SoundFolder:
     """Files of one kind in one package: ``root`` (under the install prefix) and glob ``patterns``
-    relative to it; names containing any of ``exclude`` are left out (voices among effects, jingles).
+    relative to it, or to the zip ``archive`` under it when the package packs its sound; names
+    containing any of ``exclude`` are left out (voices among effects, jingles).
 
     ``kind`` is ``noise`` or ``speech``; ``noise_kind`` labels the noise in dev pair tables
     (``ambience``, ``machine``, ``effects``, ``music``, ...).
@@ -32,25 +80,34 @@ class SoundFolder:
     kind: str = "noise"
     noise_kind: str = "effects"
     exclude: tuple[str, ...] = ()
+    archive: str = ""
 
-    def files(self, prefix: Path) -> list[tuple[str, Path]]:
-        """``(path relative to root, absolute path)`` of every matching, non-reserved audio file, sorted."""
+    def files(self, prefix: Path) -> list[Recording]:
+        """Every matching, non-reserved audio file, sorted by name."""
         root = Path(prefix) / self.root
-        found = {p for pattern in self.patterns for p in root.glob(pattern)
-                 if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES}
-        out = []
-        for path in sorted(found):
-            rel = path.relative_to(root).as_posix()
-            if any(word in rel.lower() for word in self.exclude) or is_reserved(self.package, rel):
-                continue
-            out.append((rel, path))
-        return out
+        if self.archive:
+            path = root / self.archive
+            names = zipfile.ZipFile(path).namelist() if path.is_file() else []
+            found = [Recording(name, path, name) for name in names
+                     if any(_matches(name, pattern) for pattern in self.patterns)]
+        else:
+            found = [Recording(p.relative_to(root).as_posix(), p)
+                     for p in {p for pattern in self.patterns for p in root.glob(pattern) if p.is_file()}]
+        return sorted((r for r in found if Path(r.rel).suffix.lower() in AUDIO_SUFFIXES
+                       and not any(word in r.rel.lower() for word in self.exclude)
+                       and not is_reserved(self.package, r.rel)), key=lambda r: r.rel)
 
 
 GAMES = "usr/share/games"
 SCORCHED_MACHINE_NAMES = ("f16", "f18", "jet", "t38", "apache", "cessna", "helicopter", "factoryloop")
 SCORCHED_MACHINES = tuple(f"*/data/wav/misc/{name}*.wav" for name in SCORCHED_MACHINE_NAMES) + ("*/data/wav/movement/*.wav",)
 """Scorched 3D's engines, aircraft and factory loops (the rest of its ``misc`` sounds are ambiences)."""
+UFOAI_MACHINE_NAMES = ("alien-device", "alien-generator", "alien-ventilation", "alien_engine", "alienenergy",
+                       "alienmachinery", "alienpowermachinery", "engine_alien", "hum", "machine1", "minepump",
+                       "wind_turbine", "lights_loop", "droning", "steam", "tv_static")
+UFOAI_MACHINES = tuple(f"sound/ambience/{name}*.ogg" for name in UFOAI_MACHINE_NAMES) + ("sound/ugv/*.ogg",)
+"""UFO: Alien Invasion's generators, ventilation, engines, pumps, hum and static (its other ambience
+loops are fire, water, wind, insects, cities; radio and TV voices, disco and jingles are left out)."""
 TRAINING: tuple[SoundFolder, ...] = (
     SoundFolder("wesnoth-1.16-music", f"{GAMES}/wesnoth/1.16/data/core/music", ("*.ogg",), noise_kind="music"),
     SoundFolder("wesnoth-1.16-data", f"{GAMES}/wesnoth/1.16/data/core/sounds", ("ambient/*.ogg",),
@@ -77,13 +134,19 @@ TRAINING: tuple[SoundFolder, ...] = (
     SoundFolder("scorched3d-data", f"{GAMES}/scorched3d/data/globalmods", SCORCHED_MACHINES, noise_kind="machine"),
     SoundFolder("scorched3d-data", f"{GAMES}/scorched3d/data/globalmods", ("*/data/wav/misc/*.wav",),
                 noise_kind="ambience", exclude=SCORCHED_MACHINE_NAMES + ("fight4life", "scream")),
+    SoundFolder("0ad-data", f"{GAMES}/0ad/mods/public", ("audio/ambient/*/*.ogg",), noise_kind="ambience",
+                archive="public.zip"),  # rain, wind, snowstorm, rivers, waves, markets, ports, farms, days
+    SoundFolder("ufoai-sound", f"{GAMES}/ufoai/base", UFOAI_MACHINES, noise_kind="machine", archive="0snd.pk3"),
+    SoundFolder("ufoai-sound", f"{GAMES}/ufoai/base", ("sound/ambience/*.ogg",), noise_kind="ambience",
+                exclude=UFOAI_MACHINE_NAMES + ("radiomessage", "tv_news", "disco", "jingle", "aliencom"),
+                archive="0snd.pk3"),
     SoundFolder("tuxpaint-stamps-default", "usr/share/tuxpaint/stamps", ("**/*.ogg", "**/*.wav"),
                 exclude=("_desc",)),  # the spoken descriptions are speech:
     SoundFolder("tuxpaint-stamps-default", "usr/share/tuxpaint/stamps", ("**/*_desc*.ogg",), kind="speech"),
     SoundFolder("klettres-data", "usr/share/klettres", ("*/alpha/*.ogg", "*/syllab/*.ogg"), kind="speech"),
 )
-"""Recorded noise for training (about 10 hours: game soundtracks as background music, effects,
-ambiences) and voices (Tux Paint's stamp descriptions read in 13 languages, 2.9 hours; KLettres'
+"""Recorded noise for training (about 10.5 hours: game soundtracks as background music, effects,
+ambiences and machines, 53 minutes of the last two packed inside 0 A.D.'s and UFO: AI's archives) and voices (Tux Paint's stamp descriptions read in 13 languages, 2.9 hours; KLettres'
 letters and syllables read by native speakers of some 20 languages, 51 minutes)."""
 
 UNSEEN: tuple[SoundFolder, ...] = (
@@ -132,8 +195,6 @@ def dynamic_range_db(wav, sample_rate: int) -> float:
 def keep_quiet_floor(paths: list[Path], rejected: Path) -> list[Path]:
     """The voices in ``paths`` whose :func:`dynamic_range_db` reaches ``MIN_DYNAMIC_RANGE_DB``; the
     others are moved to ``rejected/``."""
-    import soundfile as sf
-
     kept = []
     for path in paths:
         wav, rate = sf.read(str(path), dtype="float32")
@@ -145,28 +206,18 @@ def keep_quiet_floor(paths: list[Path], rejected: Path) -> list[Path]:
     return kept
 
 
-def native_rate(path: Path) -> int:
-    """The sample rate a file was recorded at (0 if unreadable)."""
-    import soundfile as sf
-
-    try:
-        return sf.info(str(path)).samplerate
-    except Exception:  # noqa: BLE001 -- unreadable files are skipped by the caller
-        return 0
-
-
 def items(prefix: Path, folders: tuple[SoundFolder, ...], kind: str, min_rate: int = 0) -> dict[str, list]:
     """:class:`~audiodiff.data.sources.Item` records of ``kind`` in ``folders``, grouped by noise kind
     (speech: one group, ``speech``); speech recorded below ``min_rate`` is left out (band-limited)."""
-    from audiodiff.data.sources import Item, file_loader
+    from audiodiff.data.sources import Item
 
     groups: dict[str, list] = {}
     for folder in folders:
         if folder.kind != kind:
             continue
-        for rel, path in folder.files(prefix):
-            if kind == "speech" and native_rate(path) < min_rate:
+        for recording in folder.files(prefix):
+            if kind == "speech" and recording.rate() < min_rate:
                 continue
-            item = Item(f"{folder.package}/{rel}", folder.package, kind, file_loader(path), rel)
+            item = Item(f"{folder.package}/{recording.rel}", folder.package, kind, recording.load, recording.rel)
             groups.setdefault(folder.noise_kind if kind == "noise" else "speech", []).append(item)
     return groups
