@@ -110,7 +110,11 @@ def test_unseen_dev_set_is_built_from_unseen_packages_only(tmp_path):
 
 
 def test_rooms_of_the_unseen_set_differ_from_training_rooms():
-    from audiodiff.data.mixing import TRAINING_ROOMS, UNSEEN_ROOMS, room_impulse_response
+    from audiodiff.data.mixing import (
+        TRAINING_ROOMS,
+        UNSEEN_ROOMS,
+        room_impulse_response,
+    )
 
     small, large = UNSEEN_ROOMS
     floor = (0, 1)  # length and width: smaller than every training room, or larger

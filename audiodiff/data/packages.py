@@ -53,7 +53,7 @@ class Recording:
             return load_audio(self.path, sample_rate=sample_rate, channels=1)[0]
         try:
             wav, rate = sf.read(self._open(), dtype="float32", always_2d=True)
-        except Exception as err:  # libsndfile's own words explain the problem
+        except Exception as err:  # noqa: BLE001 -- libsndfile's own words explain the problem
             raise AudioError(f"{self.path}:{self.member}: not an audio file (libsndfile: {err})") from None
         return resample(torch.from_numpy(wav.T.mean(0, keepdims=True)), rate, sample_rate)
 
