@@ -105,8 +105,8 @@ def against_recording(wav: torch.Tensor, recording: torch.Tensor, recording_f0) 
     return {"mcd": mcd, "duration_ratio": wav.shape[-1] / recording.shape[-1], "f0_rmse": rmse}
 
 
-def systems(lang: str, voice: str, tts: TextToSpeech | None, nfes: list[int]):
-    """``{name: text -> [T] at 16 kHz}`` for one voice."""
+def systems(lang: str, voice: str, tts: TextToSpeech | None, nfes: list[int], guidances: list[float]):
+    """``{name: text -> [T] at 16 kHz}`` for one voice (audiodiff at every step count and guidance scale)."""
     found = {"espeak-ng": lambda text: resample(torch.from_numpy(render(normalize(text, lang), ESPEAK_VOICES[lang])),
                                                  ESPEAK_RATE, RATE)}
     if lang == "en":
@@ -114,7 +114,9 @@ def systems(lang: str, voice: str, tts: TextToSpeech | None, nfes: list[int]):
             found[name] = lambda text, e=engine, v=engine_voice: synthesise(Path("/"), e, v, normalize(text), RATE)[0]
     if tts is not None and voice in tts.voices:
         for nfe in nfes:
-            found[f"audiodiff NFE={nfe}"] = lambda text, n=nfe: tts(text, voice=voice, seed=0, steps=n)[0][0]
+            for scale in guidances:
+                name = f"audiodiff NFE={nfe}" + (f" guidance={scale:g}" if scale != 1 else "")
+                found[name] = lambda text, n=nfe, g=scale: tts(text, voice=voice, seed=0, steps=n, guidance=g)[0][0]
     return found
 
 
@@ -124,6 +126,8 @@ def main() -> int:
     parser.add_argument("--limit", type=int, default=20, help="held-out prompts per voice")
     parser.add_argument("--voices", nargs="+", default=None, help="voice folders (default: all)")
     parser.add_argument("--nfe", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--guidance", type=float, nargs="+", default=[1.0],
+                        help="classifier-free guidance scales toward the voice (1: none)")
     parser.add_argument("--model", default="speech-tts")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", default="benchmarks/results")
@@ -148,7 +152,7 @@ def main() -> int:
             recording_f0 = f0_track(recording, RATE)
             reference = words(text)
             spoken = {}
-            for system, speak in {"recording": None, **systems(lang, voice, tts, args.nfe)}.items():
+            for system, speak in {"recording": None, **systems(lang, voice, tts, args.nfe, args.guidance)}.items():
                 began = time.perf_counter()
                 wav = recording if speak is None else speak(text).reshape(-1).float()
                 seconds = 0.0 if speak is None else time.perf_counter() - began
@@ -180,7 +184,9 @@ def picture(path: Path, spoken: dict, tts: TextToSpeech | None) -> None:
 
 def summary(rows: list[dict], note: str, args) -> str:
     lines = [f"# Text-to-speech benchmark\n\n`python benchmarks/tts.py --limit {args.limit} --nfe "
-             f"{' '.join(map(str, args.nfe))} --threads {args.threads}`; this CPU, {args.threads} threads.\n"]
+             f"{' '.join(map(str, args.nfe))}"
+             + (f" --guidance {' '.join(f'{g:g}' for g in args.guidance)}" if args.guidance != [1.0] else "")
+             + f" --threads {args.threads}`; this CPU, {args.threads} threads.\n"]
     if note:
         lines.append(f"- {note}")
     for voice in dict.fromkeys(r["voice"] for r in rows):

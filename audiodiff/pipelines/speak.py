@@ -77,24 +77,28 @@ class TextToSpeech:
         return voice
 
     def __call__(self, text: str, voice: str | None = None, seed: int = 0, pace: float = 1.0,
-                 steps: int | None = None) -> tuple[torch.Tensor, int]:
-        """Speak ``text``: ``(audio [1, T], sample_rate)``. ``pace`` above 1 speaks faster."""
-        ((_, audio),) = list(self.speak_many([(0, text)], voice=voice, seed=seed, pace=pace, steps=steps))
+                 steps: int | None = None, guidance: float | None = None) -> tuple[torch.Tensor, int]:
+        """Speak ``text``: ``(audio [1, T], sample_rate)``. ``pace`` above 1 speaks faster; ``steps`` and
+        ``guidance`` (toward the voice) override the settings this speaker was made with."""
+        ((_, audio),) = list(self.speak_many([(0, text)], voice=voice, seed=seed, pace=pace, steps=steps,
+                                             guidance=guidance))
         return audio, self.sample_rate
 
     def speak_many(self, items: Iterable[tuple[object, str]], voice: str | None = None, seed: int = 0,
-                   pace: float = 1.0, steps: int | None = None, on_chunks=None) -> Iterator[tuple[object, torch.Tensor]]:
+                   pace: float = 1.0, steps: int | None = None, guidance: float | None = None,
+                   on_chunks=None) -> Iterator[tuple[object, torch.Tensor]]:
         """Speak ``(key, text)`` items; yields ``(key, audio [1, T])`` in order. TextError for a text
         with nothing pronounceable (before anything runs for it)."""
         voice = self.check_voice(voice)
         if not 0.25 <= pace <= 4:
             raise ValueError(f"pace must be between 0.25 and 4, got {pace}")
-        for key, mels in self._mels(items, voice, seed, pace, steps, on_chunks):
+        for key, mels in self._mels(items, voice, seed, pace, steps, guidance, on_chunks):
             mels = [mel.clamp(MEL_FLOOR, MEL_CEILING) for mel in mels]  # the range of speech's log-mels
             waves = dict(self.vocoder.run_many([(i, mel[None], None) for i, mel in enumerate(mels)], seed=seed))
             yield key, self._join([waves[i] for i in range(len(mels))])
 
-    def _mels(self, items, voice: str, seed: int, pace: float, steps: int | None, on_chunks):
+    def _mels(self, items, voice: str, seed: int, pace: float, steps: int | None, guidance: float | None,
+              on_chunks):
         """``(key, [log-mel [n_mels, N] per sentence])`` for each item, in order."""
         lang = voice[:2]
         stretch = self.model.observation.paces.get(voice, 1.0) / pace
@@ -115,7 +119,8 @@ class TextToSpeech:
                                  part=index, rows=sketch.shape[0])
 
         done: list[torch.Tensor] = []
-        for signal, mel in self.runner.run(signals(), seed=seed, steps=steps, on_chunks=on_chunks):
+        for signal, mel in self.runner.run(signals(), seed=seed, steps=steps, guidance=guidance,
+                                          on_chunks=on_chunks):
             key, index, count = signal.key
             done.append(mel)
             if index == count - 1:
