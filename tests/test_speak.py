@@ -68,9 +68,15 @@ def test_the_voices_pace_and_the_users_pace_set_the_length(tts):
         tts("Hello.", voice="nobody")
 
 
+def test_guidance_toward_the_voice_is_a_per_call_setting(tts):
+    plain, _ = tts("Good morning.", seed=2)
+    torch.testing.assert_close(tts("Good morning.", seed=2, guidance=1.0)[0], plain)
+    assert not torch.allclose(tts("Good morning.", seed=2, guidance=3.0)[0], plain, atol=1e-4)
+
+
 def test_a_sentence_does_not_depend_on_what_it_is_batched_with(tts):
-    alone = list(tts._mels([(0, "Hello there. It rained.")], VOICES[0], 3, 1.0, None, None))[0][1]
-    batched = list(tts._mels([(9, "Good morning."), (0, "Hello there. It rained.")], VOICES[0], 3, 1.0, None, None))
+    alone = list(tts._mels([(0, "Hello there. It rained.")], VOICES[0], 3, 1.0, None, None, None))[0][1]
+    batched = list(tts._mels([(9, "Good morning."), (0, "Hello there. It rained.")], VOICES[0], 3, 1.0, None, None, None))
     for a, b in zip(alone, batched[1][1]):
         torch.testing.assert_close(a, b, atol=1e-4, rtol=0)
     # the audio too, from log-mels in speech's range (the untrained network's own are not: its output
