@@ -129,6 +129,7 @@ def main() -> int:
     parser.add_argument("--guidance", type=float, nargs="+", default=[1.0],
                         help="classifier-free guidance scales toward the voice (1: none)")
     parser.add_argument("--model", default="speech-tts")
+    parser.add_argument("--vocoder", default="speech-vocoder", help="the mel vocoder (name or folder)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", default="benchmarks/results")
     args = parser.parse_args()
@@ -138,7 +139,7 @@ def main() -> int:
     folder = Path(args.corpus) / "heldout" / "prompts"
     table = [line.split("\t") for line in (folder / "transcripts.tsv").read_text().splitlines()[1:] if line]
     try:
-        tts = TextToSpeech(args.model, device="cpu")
+        tts = TextToSpeech(args.model, vocoder=args.vocoder, device="cpu")
     except (CheckpointError, ValueError) as err:
         tts, note = None, f"audiodiff left out ({err})"
     else:
