@@ -143,6 +143,31 @@ def test_given_gaps_and_batching_give_the_same_repair(repairer):
     torch.testing.assert_close(together[0], alone, atol=1e-5, rtol=0)
 
 
+def test_only_chunks_with_something_missing_go_through_the_model(repairer, monkeypatch):
+    from audiodiff.pipelines import repair
+
+    audio = tones(8.0, rate=22_050, channels=2)
+    audio[:, 88_200:90_405] = 0  # 100 ms at 4 s: near two of the eleven 1 s chunks (0.75 s apart) a channel
+    generated = []
+    real_generate = repairer.runner._generate
+
+    def counting(batch, *args):
+        generated.append(len(batch))
+        return real_generate(batch, *args)
+
+    monkeypatch.setattr(repairer.runner, "_generate", counting)
+    done = []
+    out = next(iter(repairer.run_many([(0, audio, 22_050, None)], seed=1, on_chunks=done.append)))[1]
+    assert sum(generated) == 4 and sum(done) == repairer.chunks_for(2, 8 * RATE) == 22
+    monkeypatch.setattr(repair, "INTACT_MARGIN_SECONDS", 100.0)  # every chunk generated
+    generated.clear()
+    every = repairer(audio, 22_050, seed=1)
+    assert sum(generated) == 22
+    torch.testing.assert_close(out, every, atol=1e-6, rtol=0)  # the same repair
+    intact = tones(3.0)
+    assert torch.equal(repairer(intact, RATE), intact)  # nothing missing: nothing generated, input back
+
+
 def test_narrowband_input_comes_back_at_the_models_rate_with_its_band_kept(repairer):
     phone = tones(1.0, rate=8000)
     out = repairer(phone, 8000)

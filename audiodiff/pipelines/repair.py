@@ -25,6 +25,12 @@ from audiodiff.pipelines.recordings import RecordingPipeline
 from audiodiff.pipelines.runner import Signal
 
 
+INTACT_MARGIN_SECONDS = 0.05
+"""A chunk with nothing missing within this of it is passed through, not generated: the output
+outside the gaps is the input anyway, and the margin keeps the gap-edge cross-fades (5 ms) and the
+resampling back to the input's rate inside generated audio."""
+
+
 class Damage(NamedTuple):
     """What is missing from one input: its gaps (samples at its rate) and the band edge (Hz; 0: none)."""
 
@@ -115,6 +121,16 @@ class Repairer(RecordingPipeline):
 
         signal.inputs = inputs
         signal.context = signal.context._replace(kept=(audio, damage))
+        if not damage.band_hz:
+            margin = int(INTACT_MARGIN_SECONDS * self.sample_rate)
+
+            def passthrough(channel: int, start: int, size: int) -> torch.Tensor | None:
+                """An intact chunk (nothing missing within the margin of it) is its input."""
+                if known[max(0, start - margin) : start + size + margin].all():
+                    return piece_of(channel, start, size)[0]
+                return None
+
+            signal.passthrough = passthrough
         return signal
 
     def _finish(self, signal: Signal, out: torch.Tensor) -> torch.Tensor:

@@ -46,6 +46,9 @@ class Signal:
         part: tells the chunks of signals generated with the same seed apart (a track's index).
         context: whatever the pipeline needs to finish it (level, rate, ...).
         rows: a model-space signal's rows (its representation's bins: the runner's ``decode`` off).
+        passthrough: ``(channel, start, size) ->`` the chunk's output ``[size]`` when it needs no
+            model (repair: a chunk with nothing missing is its input), else None; None: every chunk
+            is generated. Waveform signals only.
     """
 
     key: object
@@ -56,6 +59,7 @@ class Signal:
     part: int = 0
     context: object = None
     rows: int = 1
+    passthrough: Callable[[int, int, int], torch.Tensor | None] | None = None
     starts: list[int] = field(default_factory=list)
     pending: int = 0
     joined: OverlapAdd | None = None
@@ -113,13 +117,13 @@ class ChunkedRunner:
                 if signal is None:
                     exhausted = True
                     break
-                signal.starts = self.starts(signal.length, signal.chunk)
-                rows = signal.channels if self.decode else signal.rows
-                signal.joined = OverlapAdd(rows, max(signal.length, signal.starts[-1] + signal.chunk))
-                jobs = [(signal, c, k) for c in range(signal.channels) for k in range(len(signal.starts))]
-                signal.pending = len(jobs)
+                jobs = self._plan(signal)
+                if on_chunks is not None and len(jobs) < signal.channels * len(signal.starts):
+                    on_chunks(signal.channels * len(signal.starts) - len(jobs))  # passed through
                 waiting.append(signal)
                 queue.extend(jobs)
+            while waiting and waiting[0].pending == 0:  # (a signal with every chunk passed through)
+                yield self._result(waiting.pop(0))
             if not queue:
                 break
             size = queue[0][0].chunk
@@ -130,9 +134,30 @@ class ChunkedRunner:
             if on_chunks is not None:
                 on_chunks(len(batch))
             while waiting and waiting[0].pending == 0:
-                done = waiting.pop(0)
-                out, done.joined = done.joined.result(done.length), None
-                yield done, out
+                yield self._result(waiting.pop(0))
+
+    def _plan(self, signal: Signal) -> list[tuple[Signal, int, int]]:
+        """Cut ``signal`` into chunks: the ``(signal, channel, chunk index)`` jobs to generate; the
+        chunks it passes through are added to its output at once."""
+        signal.starts = self.starts(signal.length, signal.chunk)
+        signal.joined = OverlapAdd(signal.channels if self.decode else signal.rows,
+                                   max(signal.length, signal.starts[-1] + signal.chunk))
+        overlap = self.overlap if len(signal.starts) > 1 else 0
+        jobs = []
+        for c in range(signal.channels):
+            for k, start in enumerate(signal.starts):
+                kept = None if signal.passthrough is None else signal.passthrough(c, start, signal.chunk)
+                if kept is None:
+                    jobs.append((signal, c, k))
+                else:
+                    signal.joined.add(start, kept, overlap, channels=c)
+        signal.pending = len(jobs)
+        return jobs
+
+    @staticmethod
+    def _result(signal: Signal) -> tuple[Signal, torch.Tensor]:
+        out, signal.joined = signal.joined.result(signal.length), None
+        return signal, out
 
     @torch.no_grad()
     def _generate(self, batch: list[tuple[Signal, int, int]], size: int, steps: int, seed: int,
