@@ -187,6 +187,8 @@ def summary(rows: list[dict], note: str, args) -> str:
     lines = [f"# Text-to-speech benchmark\n\n`python benchmarks/tts.py --limit {args.limit} --nfe "
              f"{' '.join(map(str, args.nfe))}"
              + (f" --guidance {' '.join(f'{g:g}' for g in args.guidance)}" if args.guidance != [1.0] else "")
+             + (f" --model {args.model}" if args.model != "speech-tts" else "")
+             + (f" --vocoder {args.vocoder}" if args.vocoder != "speech-vocoder" else "")
              + f" --threads {args.threads}`; this CPU, {args.threads} threads.\n"]
     if note:
         lines.append(f"- {note}")

@@ -7,9 +7,11 @@ import json
 import zipfile
 
 import numpy as np
+import pytest
 import soundfile as sf
 import torch
 
+from audiodiff.audio import AudioError
 from audiodiff.data import packages
 from audiodiff.data.corpus import UNSEEN_SNRS, build_corpus
 from audiodiff.data.reserved import reserved_list
@@ -76,6 +78,13 @@ def test_sound_packed_in_a_zip_archive_is_read_member_by_member(tmp_path):
     wav = found[0].load(16_000)
     assert wav.shape == (1, 8_000) and wav.dtype == torch.float32 and wav.abs().max() > 0.1
     assert packages.SoundFolder("absent-data", "nowhere", ("*.ogg",), archive="x.zip").files(tmp_path) == []
+    with zipfile.ZipFile(archive, "a") as packed:
+        packed.writestr("sound/amb/broken.ogg", b"not audio")
+    broken = packages.Recording("sound/amb/broken.ogg", archive, "sound/amb/broken.ogg")
+    with pytest.raises(AudioError, match="sound.pk3:sound/amb/broken.ogg: not an audio file"):
+        broken.load(16_000)
+    with pytest.raises(ValueError, match="not supported"):
+        packages.SoundFolder("some-game-data", "games", ("**/*.ogg",), archive="sound.pk3").files(tmp_path)
 
 
 def test_unseen_dev_set_is_built_from_unseen_packages_only(tmp_path):

@@ -166,6 +166,15 @@ def test_only_chunks_with_something_missing_go_through_the_model(repairer, monke
     torch.testing.assert_close(out, every, atol=1e-6, rtol=0)  # the same repair
     intact = tones(3.0)
     assert torch.equal(repairer(intact, RATE), intact)  # nothing missing: nothing generated, input back
+    pulled = []
+
+    def files():
+        for index in range(3 * repairer.runner.batch_size):
+            pulled.append(index)
+            yield index, tones(0.5), RATE, None
+
+    for key, _ in repairer.run_many(files()):  # intact files stream: not all read before the first is done
+        assert len(pulled) <= key + 1 + repairer.runner.batch_size
 
 
 def test_narrowband_input_comes_back_at_the_models_rate_with_its_band_kept(repairer):

@@ -15,6 +15,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import soundfile as sf
 import torch
 
@@ -51,15 +52,23 @@ class Recording:
         """Mono ``[1, T]`` float32 at ``sample_rate``; :class:`~audiodiff.audio.AudioError` if unreadable."""
         if not self.member:
             return load_audio(self.path, sample_rate=sample_rate, channels=1)[0]
+        name = f"{self.path}:{self.member}"
         try:
             wav, rate = sf.read(self._open(), dtype="float32", always_2d=True)
         except Exception as err:  # noqa: BLE001 -- libsndfile's own words explain the problem
-            raise AudioError(f"{self.path}:{self.member}: not an audio file (libsndfile: {err})") from None
+            raise AudioError(f"{name}: not an audio file (libsndfile: {err})") from None
+        if not len(wav):
+            raise AudioError(f"{name}: no samples")
+        if not np.isfinite(wav).all():
+            raise AudioError(f"{name}: NaN or infinite samples")
         return resample(torch.from_numpy(wav.T.mean(0, keepdims=True)), rate, sample_rate)
 
 
 def _matches(name: str, pattern: str) -> bool:
-    """Glob match of a whole ``/``-separated ``name`` (``*`` stays within one path part, as in Path.glob)."""
+    """Glob match of a whole ``/``-separated ``name``: ``*`` stays within one path part, as in
+    Path.glob; ``**`` (any depth) is not supported inside archives."""
+    if "**" in pattern:
+        raise ValueError(f"archive pattern {pattern!r}: '**' is not supported; name each level")
     parts, wanted = name.split("/"), pattern.split("/")
     return len(parts) == len(wanted) and all(fnmatch.fnmatchcase(p, w) for p, w in zip(parts, wanted))
 
@@ -87,7 +96,10 @@ class SoundFolder:
         root = Path(prefix) / self.root
         if self.archive:
             path = root / self.archive
-            names = zipfile.ZipFile(path).namelist() if path.is_file() else []
+            names = []
+            if path.is_file():
+                with zipfile.ZipFile(path) as archive:
+                    names = archive.namelist()
             found = [Recording(name, path, name) for name in names
                      if any(_matches(name, pattern) for pattern in self.patterns)]
         else:
@@ -181,8 +193,6 @@ Danish readings sit near 20 dB."""
 
 def dynamic_range_db(wav, sample_rate: int) -> float:
     """95th over 5th percentile of the 20 ms frame energies of ``[T]`` audio, in dB."""
-    import numpy as np
-
     x = np.asarray(wav, dtype=np.float64).reshape(-1)
     n = int(0.02 * sample_rate)
     frames = x[: len(x) // n * n].reshape(-1, n)

@@ -112,7 +112,7 @@ class ChunkedRunner:
         signals = iter(signals)
         exhausted = False
         while True:
-            while not exhausted and len(queue) < self.batch_size:
+            while not exhausted and len(queue) < self.batch_size and len(waiting) < self.batch_size:
                 signal = next(signals, None)
                 if signal is None:
                     exhausted = True
@@ -124,8 +124,10 @@ class ChunkedRunner:
                 queue.extend(jobs)
             while waiting and waiting[0].pending == 0:  # (a signal with every chunk passed through)
                 yield self._result(waiting.pop(0))
-            if not queue:
-                break
+            if not queue:  # every signal taken so far is done
+                if exhausted:
+                    break
+                continue
             size = queue[0][0].chunk
             picked = [i for i, job in enumerate(queue) if job[0].chunk == size][: self.batch_size]
             batch = [queue[i] for i in picked]
@@ -139,6 +141,8 @@ class ChunkedRunner:
     def _plan(self, signal: Signal) -> list[tuple[Signal, int, int]]:
         """Cut ``signal`` into chunks: the ``(signal, channel, chunk index)`` jobs to generate; the
         chunks it passes through are added to its output at once."""
+        if signal.passthrough is not None and not self.decode:
+            raise ValueError("passthrough is for waveform signals (the runner's decode on)")
         signal.starts = self.starts(signal.length, signal.chunk)
         signal.joined = OverlapAdd(signal.channels if self.decode else signal.rows,
                                    max(signal.length, signal.starts[-1] + signal.chunk))

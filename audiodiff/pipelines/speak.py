@@ -87,9 +87,12 @@ class TextToSpeech:
     def speak_many(self, items: Iterable[tuple[object, str]], voice: str | None = None, seed: int = 0,
                    pace: float = 1.0, steps: int | None = None, guidance: float | None = None,
                    on_chunks=None) -> Iterator[tuple[object, torch.Tensor]]:
-        """Speak ``(key, text)`` items; yields ``(key, audio [1, T])`` in order. TextError for a text
-        with nothing pronounceable (before anything runs for it)."""
+        """Speak ``(key, text)`` items; yields ``(key, audio [1, T])`` in order. ``steps`` and ``guidance``
+        override the speaker's settings (guidance: classifier-free, toward the voice; 1: none).
+        TextError for a text with nothing pronounceable (before anything runs for it)."""
         voice = self.check_voice(voice)
+        if guidance is not None and guidance < 0:
+            raise ValueError(f"guidance must be >= 0 (1: none), got {guidance}")
         if not 0.25 <= pace <= 4:
             raise ValueError(f"pace must be between 0.25 and 4, got {pace}")
         for key, mels in self._mels(items, voice, seed, pace, steps, guidance, on_chunks):
