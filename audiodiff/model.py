@@ -13,12 +13,14 @@ Config (``config.json`` of a checkpoint)::
      "sampling": {"solver": "dpmpp_2m", "steps": 8, "schedule": "karras",
                   "sigma_min": 0.002, "sigma_max": 80.0, "start": "noise" or "observation",
                   "guidance": 1.0 (optional: classifier-free guidance scale of conditional synthesis),
-                  "attenuation_limit_db": 20 (optional, enhancement: remove at most this much; see Enhancer)}}
+                  "attenuation_limit_db": 20 (optional, enhancement: remove at most this much; see Enhancer),
+                  "band_level_db": -6 (optional, repair: the level of a restored band; see Repairer)}}
 """
 
 from __future__ import annotations
 
 import copy
+import math
 
 import torch
 from torch import nn
@@ -66,10 +68,14 @@ class DiffusionModel(nn.Module):
             raise ConfigError(f"model config: missing keys {', '.join(missing)}")
         config = copy.deepcopy(config)
         sampling = {**DEFAULT_SAMPLING, **config.get("sampling", {})}
-        _check_keys("sampling", sampling, set(DEFAULT_SAMPLING) | {"rho", "guidance", "attenuation_limit_db"})
+        _check_keys("sampling", sampling,
+                    set(DEFAULT_SAMPLING) | {"rho", "guidance", "attenuation_limit_db", "band_level_db"})
         limit = sampling.get("attenuation_limit_db")
         if limit is not None and not (isinstance(limit, (int, float)) and limit >= 0):
             raise ConfigError(f"sampling attenuation_limit_db must be a number >= 0 (dB), got {limit!r}")
+        level = sampling.get("band_level_db", 0)
+        if not (isinstance(level, (int, float)) and math.isfinite(level)):
+            raise ConfigError(f"sampling band_level_db must be a number (dB), got {level!r}")
         SAMPLERS[sampling["solver"]]  # fails early on an unknown solver
         if sampling["start"] not in STARTS:
             raise ConfigError(f"sampling start must be one of {', '.join(STARTS)}, got {sampling['start']!r}")

@@ -186,6 +186,8 @@ def test_export_takes_ema_weights_and_refuses_pickled_objects(tmp_path, tiny_mod
     assert from_pretrained(tmp_path / "limited").config["sampling"]["attenuation_limit_db"] == 20
     assert main(["export", str(ckpt), str(tmp_path / "unlimited"), "--attenuation-limit", "inf"]) == 0
     assert "attenuation_limit_db" not in from_pretrained(tmp_path / "unlimited").config["sampling"]
+    assert main(["export", str(ckpt), str(tmp_path / "band"), "--band-level", "-6"]) == 0
+    assert from_pretrained(tmp_path / "band").config["sampling"]["band_level_db"] == -6
 
     class Evil:
         def __reduce__(self):

@@ -184,6 +184,12 @@ def test_narrowband_input_comes_back_at_the_models_rate_with_its_band_kept(repai
     assert repairer.damage(phone, 8000).band_hz == 4000
     spectrum = torch.fft.rfft(out[0]).abs() / (RATE / 2)
     assert spectrum[220].item() == pytest.approx(0.3, rel=0.05)  # the known band as it was
+    quieter = Repairer(repairer.model, device="cpu", band_level_db=-6.0, chunk_seconds=1.0, overlap_seconds=0.25)
+    lower = quieter(phone, 8000)
+    high = lambda x: torch.fft.rfft(x[0])[4200:].abs().pow(2).sum()  # noqa: E731  (1 Hz bins: above 4.2 kHz)
+    assert high(lower) / high(out) == pytest.approx(10 ** -0.6, rel=0.02)  # the restored band 6 dB down
+    low = lambda x: torch.fft.rfft(x[0])[:3000]  # noqa: E731
+    torch.testing.assert_close(low(lower), low(out), atol=1e-3, rtol=0)  # (FFT sums reach 2,400)
 
 
 # --------------------------------------------------------------------------------------- command

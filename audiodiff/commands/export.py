@@ -22,12 +22,17 @@ def configure(parser):
                         help="default sampler steps stored in the config (e.g. the best measured on a dev set)")
     parser.add_argument("--attenuation-limit", type=float, default=None, metavar="DB",
                         help="default attenuation limit of enhancement stored in the config (see denoise; inf: none)")
+    parser.add_argument("--band-level", type=float, default=None, metavar="DB",
+                        help="level of a band restored by repair, stored in the config (e.g. -6: 6 dB below "
+                             "the model's estimate, where the log-spectral distance is lowest)")
 
 
 def export_checkpoint(checkpoint: Path, output: Path, card: str | None = None, ema: bool = True,
-                      steps: int | None = None, attenuation_limit_db: float | None = None) -> DiffusionModel:
+                      steps: int | None = None, attenuation_limit_db: float | None = None,
+                      band_level_db: float | None = None) -> DiffusionModel:
     """Load ``checkpoint`` with ``weights_only=True`` (no code runs) and write a checkpoint folder
-    (``steps``: a new default number of sampler steps; ``attenuation_limit_db``: a new default limit)."""
+    (``steps``: a new default number of sampler steps; ``attenuation_limit_db``: a new default limit;
+    ``band_level_db``: the level of a band restored by repair)."""
     try:
         state = torch.load(checkpoint, map_location="cpu", weights_only=True)
     except Exception as err:
@@ -44,6 +49,8 @@ def export_checkpoint(checkpoint: Path, output: Path, card: str | None = None, e
         sampling.pop("attenuation_limit_db", None)
         if not math.isinf(attenuation_limit_db):
             sampling["attenuation_limit_db"] = attenuation_limit_db
+    if band_level_db is not None:
+        sampling["band_level_db"] = band_level_db
     config = {**config, "sampling": sampling}
     model = DiffusionModel(config)
     weights = state["state_dict"] if ema else state.get("current_model_state")  # (the average, the raw)
@@ -59,6 +66,6 @@ def export_checkpoint(checkpoint: Path, output: Path, card: str | None = None, e
 def export(args) -> int:
     card = Path(args.card).read_text() if args.card else None
     export_checkpoint(Path(args.checkpoint), Path(args.output), card, ema=not args.raw, steps=args.steps,
-                      attenuation_limit_db=args.attenuation_limit)
+                      attenuation_limit_db=args.attenuation_limit, band_level_db=args.band_level)
     print(f"wrote {args.output}")
     return 0

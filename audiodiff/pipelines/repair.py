@@ -44,6 +44,9 @@ class Repairer(RecordingPipeline):
     Args: as :class:`~audiodiff.pipelines.recordings.RecordingPipeline`, and
         min_gap_ms: found gaps are runs of exact zeros (all channels) at least this long.
         fade_ms: cross-fade at each gap edge, on the known side.
+        band_level_db: the level of a restored band relative to the model's estimate (default: the
+            checkpoint's ``sampling.band_level_db``, else 0). The estimate is a posterior mean of
+            compressed magnitudes, louder than the log-spectral optimum where the band is uncertain.
 
     ``run_many`` takes ``(key, audio [C, T], rate, damage)`` items, ``damage`` from :meth:`damage`
     (None: found). Found gaps are runs of exact zeros inside the file: digital silence that
@@ -57,11 +60,14 @@ class Repairer(RecordingPipeline):
     """
 
     def __init__(self, model: DiffusionModel | str = "speech-repair", min_gap_ms: float = 2.0, fade_ms: float = 5.0,
-                 **kwargs):
+                 band_level_db: float | None = None, **kwargs):
         super().__init__(model, **kwargs)
         if not isinstance(self.model.observation, MaskedAudio):
             raise ValueError(f"Repairer needs a repair model, not {self.model.config.get('task')!r}")
         self.min_gap_ms, self.fade_ms = min_gap_ms, fade_ms
+        if band_level_db is None:
+            band_level_db = self.model.config["sampling"].get("band_level_db", 0.0)
+        self.band_gain = 10 ** (band_level_db / 20)
 
     def __call__(self, audio: torch.Tensor, sample_rate: int, gaps: list[tuple[float, float]] | None = None,
                  band_hz: float | None = None, steps: int | None = None, seed: int = 0) -> torch.Tensor:
@@ -138,5 +144,5 @@ class Repairer(RecordingPipeline):
         rate = signal.context.rate
         out = super()._finish(signal, out)
         if 0 < damage.band_hz < rate / 2:
-            original = crossover(original, out, damage.band_hz, rate)
+            original = crossover(original, original + self.band_gain * (out - original), damage.band_hz, rate)
         return splice(original, out, damage.gaps, rate, self.fade_ms)
