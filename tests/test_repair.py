@@ -241,6 +241,10 @@ def test_vocode_bandwidth_is_repair_with_the_band_above_4_khz(tmp_path, checkpoi
     assert torch.equal(wide, load_audio(tmp_path / "repaired.wav")[0])
     assert main(["vocode", "--task", "bandwidth", str(phone), "-o", str(tmp_path / "wide.wav"), *common]) == 0
     assert "skipping 1 file already repaired" in capsys.readouterr().out
+    assert main(["repair", str(phone), "-o", str(tmp_path / "darker.wav"), "--band-level", "-12", *common]) == 0
+    darker = load_audio(tmp_path / "darker.wav")[0]
+    high = lambda x: torch.fft.rfft(x[0])[4200:].abs().pow(2).sum()  # noqa: E731  (1 Hz bins: above 4.2 kHz)
+    assert high(darker) < 0.1 * high(wide)  # the restored band 12 dB down (16-bit files)
     mel = tmp_path / "mel.npy"
     mel.write_bytes(b"\x93NUMPY")
     assert main(["vocode", "--task", "bandwidth", str(mel), "-o", str(tmp_path / "x"), *common]) == 1

@@ -41,6 +41,9 @@ def configure(parser):
     parser.add_argument("--band", type=non_negative_float, default=None, metavar="HZ",
                         help="nothing above HZ is known: restore it (default: half the input's rate when that is "
                              "below the model's, e.g. 8 kHz files; 0: the full band is there)")
+    parser.add_argument("--band-level", type=float, default=None, metavar="DB",
+                        help="level of the restored band against the model's estimate (default: the "
+                             "model's, -6 for speech-repair; higher is brighter)")
     add_run_options(parser, plot_help="also write an input-vs-repaired spectrogram PNG per file")
 
 
@@ -85,7 +88,8 @@ def repair_files(args) -> int:
     if twice:
         raise AudioError(f"{args.gaps}: {', '.join(twice)} names more than one input: repair them one folder at a time")
     repairer = Repairer(args.model, device=args.device, steps=args.steps, solver=args.solver,
-                        chunk_seconds=args.chunk_seconds, batch_size=args.batch_size, min_gap_ms=args.min_gap_ms)
+                        chunk_seconds=args.chunk_seconds, batch_size=args.batch_size, min_gap_ms=args.min_gap_ms,
+                        band_level_db=args.band_level)
     remove_stale_parts([dst for _, dst in jobs])
     summary: list[str] = []
 

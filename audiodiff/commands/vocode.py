@@ -93,7 +93,7 @@ def restore_band(args, model: str) -> int:
     from audiodiff.commands.repair import MIN_GAP_MS, repair_files
 
     return repair_files(argparse.Namespace(**{**vars(args), "model": model, "gaps": None, "min_gap_ms": MIN_GAP_MS,
-                                              "band": TELEPHONE_BAND_HZ}))
+                                              "band": TELEPHONE_BAND_HZ, "band_level": None}))
 
 
 def vocode_files(args, model: str) -> int:
