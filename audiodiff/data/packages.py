@@ -158,8 +158,9 @@ TRAINING: tuple[SoundFolder, ...] = (
     SoundFolder("klettres-data", "usr/share/klettres", ("*/alpha/*.ogg", "*/syllab/*.ogg"), kind="speech"),
 )
 """Recorded noise for training (about 10.5 hours: game soundtracks as background music, effects,
-ambiences and machines, 53 minutes of the last two packed inside 0 A.D.'s and UFO: AI's archives) and voices (Tux Paint's stamp descriptions read in 13 languages, 2.9 hours; KLettres'
-letters and syllables read by native speakers of some 20 languages, 51 minutes)."""
+ambiences and machines, 53 minutes of the last two packed inside 0 A.D.'s and UFO: AI's archives)
+and voices (Tux Paint's stamp descriptions read in 13 languages, 2.9 hours; KLettres' letters and
+syllables read by native speakers of some 20 languages, 51 minutes)."""
 
 UNSEEN: tuple[SoundFolder, ...] = (
     SoundFolder("flightgear-data-base", f"{GAMES}/flightgear", ("Sounds/*.wav", "Aircraft/*/Sounds/*.wav"),

@@ -6,8 +6,9 @@ Gaps are given (seconds) or found as runs of digital silence. Each file goes thr
 the Enhancer's recordings (:class:`~audiodiff.pipelines.recordings.RecordingPipeline`: chunked,
 batched, level restored, back at the input's rate), the model given the audio with its gaps and
 where they are (:class:`~audiodiff.observations.MaskedAudio`; chunks with nothing missing near
-them are passed through, not generated); then only the gaps are taken from its output, cross-faded over at most 5 ms on the known side of each edge, so the rest of the file
-is the input sample for sample. A missing high band is taken from the output above the band edge.
+them are passed through, not generated); then only the gaps are taken from its output,
+cross-faded over at most 5 ms on the known side of each edge, so the rest of the file is the input
+sample for sample. A missing high band is taken from the output above the band edge.
 """
 
 from __future__ import annotations

@@ -118,11 +118,12 @@ class ChunkedRunner:
                     exhausted = True
                     break
                 jobs = self._plan(signal)
-                if on_chunks is not None and len(jobs) < signal.channels * len(signal.starts):
-                    on_chunks(signal.channels * len(signal.starts) - len(jobs))  # passed through
+                passed = signal.channels * len(signal.starts) - len(jobs)
+                if on_chunks is not None and passed:
+                    on_chunks(passed)
                 waiting.append(signal)
                 queue.extend(jobs)
-            while waiting and waiting[0].pending == 0:  # (a signal with every chunk passed through)
+            while waiting and waiting[0].pending == 0:
                 yield self._result(waiting.pop(0))
             if not queue:  # every signal taken so far is done
                 if exhausted:
@@ -135,8 +136,6 @@ class ChunkedRunner:
             self._generate(batch, size, steps or self.steps, seed, self.guidance if guidance is None else guidance)
             if on_chunks is not None:
                 on_chunks(len(batch))
-            while waiting and waiting[0].pending == 0:
-                yield self._result(waiting.pop(0))
 
     def _plan(self, signal: Signal) -> list[tuple[Signal, int, int]]:
         """Cut ``signal`` into chunks: the ``(signal, channel, chunk index)`` jobs to generate; the
